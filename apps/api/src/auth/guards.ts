@@ -1,0 +1,53 @@
+import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import {
+  AuthenticatedRequest,
+  DomainError,
+  ErrorCode,
+  IS_PUBLIC,
+  type Permission,
+  permissionsOf,
+  REQUIRED_PERMISSION,
+} from '@gridflow/common';
+
+/** Default deny: every route needs a valid access token unless it is marked @Public(). */
+@Injectable()
+export class JwtAuthGuard extends AuthGuard('jwt') {
+  constructor(private readonly reflector: Reflector) {
+    super();
+  }
+
+  override canActivate(ctx: ExecutionContext) {
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [ctx.getHandler(), ctx.getClass()]);
+    if (isPublic) return true;
+    return super.canActivate(ctx);
+  }
+
+  override handleRequest<T>(err: unknown, user: T | false): T {
+    if (err instanceof DomainError) throw err;
+    if (err || !user) {
+      throw new UnauthorizedException({ code: ErrorCode.UNAUTHENTICATED, message: 'A valid access token is required' });
+    }
+    return user;
+  }
+}
+
+/** Checks the permission named by @Authenticated({permission}) against the caller's roles. */
+@Injectable()
+export class PermissionGuard implements CanActivate {
+  constructor(private readonly reflector: Reflector) {}
+
+  canActivate(ctx: ExecutionContext): boolean {
+    const permission = this.reflector.getAllAndOverride<Permission | null>(REQUIRED_PERMISSION, [
+      ctx.getHandler(),
+      ctx.getClass(),
+    ]);
+    if (!permission) return true;
+    const user = ctx.switchToHttp().getRequest<AuthenticatedRequest>().user;
+    if (!user || !permissionsOf(user.roles).has(permission)) {
+      throw new DomainError(ErrorCode.FORBIDDEN, `This action requires the ${permission} permission`);
+    }
+    return true;
+  }
+}

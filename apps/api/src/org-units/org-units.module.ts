@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { OrgDomainModule } from '@gridflow/domain';
+import { CreateOrgUnitUseCase } from './create-org-unit.usecase.js';
+import { OrgUnitsController } from './org-units.controller.js';
+import { UpdateOrgUnitUseCase } from './update-org-unit.usecase.js';
+
+@Module({
+  imports: [OrgDomainModule],
+  controllers: [OrgUnitsController],
+  providers: [CreateOrgUnitUseCase, UpdateOrgUnitUseCase],
+})
+export class OrgUnitsModule {}

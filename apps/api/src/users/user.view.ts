@@ -1,0 +1,24 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { ROLES, type Role } from '@gridflow/common';
+import type { UserEntity } from '@gridflow/persistence';
+
+/** The public shape of a user. The password hash is never part of it. */
+export class UserView {
+  @ApiProperty() id: string;
+  @ApiProperty() username: string;
+  @ApiProperty() displayName: string;
+  @ApiProperty() orgUnitId: string;
+  @ApiProperty({ enum: ROLES, isArray: true }) roles: Role[];
+  @ApiProperty() disabled: boolean;
+
+  static of(u: UserEntity): UserView {
+    return Object.assign(new UserView(), {
+      id: u.id,
+      username: u.username,
+      displayName: u.displayName,
+      orgUnitId: u.orgUnitId,
+      roles: u.roles as Role[],
+      disabled: u.disabled,
+    });
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Environment variables, validated once at boot. Every variable has a default that works on a developer machine
+ * except JWT_SECRET, which scripts/start and scripts/test generate when absent.
+ */
+export interface Env {
+  NODE_ENV: 'development' | 'test' | 'production';
+  PORT: number;
+  LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  BODY_LIMIT: string;
+  DATABASE_URL: string;
+  DATABASE_POOL_SIZE: number;
+  REDIS_URL: string;
+  REDIS_PREFIX: string;
+  JWT_SECRET: string;
+  JWT_ACCESS_TTL_SECONDS: number;
+  JWT_REFRESH_TTL_SECONDS: number;
+  LOGIN_MAX_FAILURES: number;
+  LOGIN_WINDOW_SECONDS: number;
+  DEMO_PASSWORD: string;
+  PASSWORD_SCRYPT_LOG2N: number;
+  WORKER_CONCURRENCY: number;
+  OUTBOX_POLL_MS: number;
+}
+
+export const DEFAULT_DEMO_PASSWORD = 'Gridflow@2026';
+
+type Parser<T> = (raw: string | undefined) => T;
+
+class EnvError extends Error {}
+
+const str =
+  (fallback?: string, check?: (v: string) => string | null): Parser<string> =>
+  (raw) => {
+    const v = raw === undefined || raw === '' ? fallback : raw;
+    if (v === undefined) throw new EnvError('is required');
+    const problem = check?.(v);
+    if (problem) throw new EnvError(problem);
+    return v;
+  };
+
+const int =
+  (fallback: number, min: number, max: number): Parser<number> =>
+  (raw) => {
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw)) throw new EnvError(`must be an integer, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new EnvError(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+
+const oneOf =
+  <T extends string>(fallback: T, values: readonly T[]): Parser<T> =>
+  (raw) => {
+    const v = (raw === undefined || raw === '' ? fallback : raw) as T;
+    if (!values.includes(v)) throw new EnvError(`must be one of ${values.join(', ')}, got "${v}"`);
+    return v;
+  };
+
+const url = (protocols: string[]) => (v: string) => {
+  try {
+    const u = new URL(v);
+    return protocols.includes(u.protocol) ? null : `must use ${protocols.join(' or ')}, got "${u.protocol}"`;
+  } catch {
+    return 'is not a valid URL';
+  }
+};
+
+const schema: { [K in keyof Env]: Parser<Env[K]> } = {
+  NODE_ENV: oneOf('development', ['development', 'test', 'production'] as const),
+  PORT: int(3000, 1, 65535),
+  LOG_LEVEL: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  BODY_LIMIT: str('256kb', (v) => (/^\d+(b|kb|mb)$/i.test(v) ? null : 'must look like 256kb or 1mb')),
+  DATABASE_URL: str('mysql://root@127.0.0.1:3306/gridflow', url(['mysql:', 'mariadb:'])),
+  DATABASE_POOL_SIZE: int(10, 1, 500),
+  REDIS_URL: str('redis://127.0.0.1:6379', url(['redis:', 'rediss:'])),
+  REDIS_PREFIX: str('gridflow', (v) => (/^[A-Za-z0-9_-]+$/.test(v) ? null : 'may hold letters, digits, _ and - only')),
+  JWT_SECRET: str(undefined, (v) => (v.length >= 32 ? null : 'must be at least 32 characters')),
+  JWT_ACCESS_TTL_SECONDS: int(900, 30, 86400),
+  JWT_REFRESH_TTL_SECONDS: int(14 * 86400, 300, 365 * 86400),
+  LOGIN_MAX_FAILURES: int(10, 1, 10000),
+  LOGIN_WINDOW_SECONDS: int(300, 1, 86400),
+  PASSWORD_SCRYPT_LOG2N: int(17, 10, 20),
+  DEMO_PASSWORD: str(DEFAULT_DEMO_PASSWORD, (v) => (v.length >= 8 ? null : 'must be at least 8 characters')),
+  WORKER_CONCURRENCY: int(8, 1, 256),
+  OUTBOX_POLL_MS: int(200, 10, 60000),
+};
+
+/** Parses and validates the environment; throws one error naming every bad variable. */
+export function validateEnv(raw: Record<string, string | undefined>): Env {
+  const out: Partial<Record<keyof Env, unknown>> = {};
+  const problems: string[] = [];
+  for (const key of Object.keys(schema) as (keyof Env)[]) {
+    try {
+      out[key] = schema[key](raw[key]);
+    } catch (e) {
+      if (!(e instanceof EnvError)) throw e;
+      problems.push(`${key} ${e.message}`);
+    }
+  }
+  if (problems.length) {
+    throw new Error(`Invalid configuration: ${problems.join('; ')}. See .env.example.`);
+  }
+  return out as Env;
+}

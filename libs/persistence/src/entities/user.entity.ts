@@ -1,0 +1,35 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+/** A person acting for exactly one org unit. The password hash never leaves the persistence layer's callers. */
+@Entity({ name: 'users' })
+@Index('ix_users_org_unit', ['orgUnitId'])
+export class UserEntity {
+  @PrimaryColumn({ type: 'char', length: 36 })
+  id: string;
+
+  @Index('ux_users_username', { unique: true })
+  @Column({ type: 'varchar', length: 64 })
+  username: string;
+
+  @Column({ name: 'display_name', type: 'varchar', length: 128 })
+  displayName: string;
+
+  @Column({ name: 'org_unit_id', type: 'char', length: 36 })
+  orgUnitId: string;
+
+  /** Comma-separated role names (admin, leader, staff, grid_worker, auditor). */
+  @Column({ type: 'varchar', length: 128, transformer: { to: (v: string[]) => v.join(','), from: (v: string) => (v ? v.split(',') : []) } })
+  roles: string[];
+
+  @Column({ name: 'password_hash', type: 'varchar', length: 255 })
+  passwordHash: string;
+
+  @Column({ type: 'boolean', default: false })
+  disabled: boolean;
+
+  @CreateDateColumn({ name: 'created_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)', onUpdate: 'CURRENT_TIMESTAMP(3)' })
+  updatedAt: Date;
+}

@@ -1,0 +1,5 @@
+export * from './queues.js';
+export * from './job-options.js';
+export * from './redis.js';
+export * from './redis.module.js';
+export * from './queue.module.js';

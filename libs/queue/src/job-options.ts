@@ -1,0 +1,16 @@
+import type { JobsOptions } from 'bullmq';
+import { JobName } from './queues.js';
+
+/** Retry and retention options per job, in one place. Failed jobs are kept for inspection. */
+export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
+  [JobName.Heartbeat]: { attempts: 1, removeOnComplete: 100, removeOnFail: 1000 },
+};
+
+export const HEARTBEAT_EVERY_MS = 10_000;
+
+/** Custom job ids must not contain ':' (BullMQ uses it as its key separator). */
+export function jobId(...parts: (string | number)[]): string {
+  const id = parts.join('-');
+  if (id.includes(':')) throw new Error(`Job id "${id}" must not contain ':'`);
+  return id;
+}
