@@ -15,7 +15,7 @@ import { UsersModule } from './users/users.module.js';
  */
 @Module({
   imports: [
-    GridflowConfigModule,
+    GridflowConfigModule.forRoot(),
     GridflowLoggerModule,
     DatabaseModule,
     RedisModule,

@@ -9,7 +9,7 @@ import { MaintenanceProcessor } from './maintenance/maintenance.processor.js';
 /** The worker: consumes queues, never serves HTTP. Any number can run side by side. */
 @Module({
   imports: [
-    GridflowConfigModule,
+    GridflowConfigModule.forRoot(),
     GridflowLoggerModule,
     DatabaseModule,
     RedisModule,

@@ -10,7 +10,7 @@ export interface DatabaseSettings {
 /** The one place that turns settings into TypeORM options. `synchronize` is never on: migrations own the schema. */
 export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions {
   return {
-    type: 'mysql',
+    type: new URL(settings.url).protocol === 'mariadb:' ? 'mariadb' : 'mysql',
     url: settings.url,
     entities: ENTITIES,
     migrations: MIGRATIONS,

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
- * Producers fail fast (a request must not hang on a dead Redis); workers wait forever for Redis to return
+ * Producers fail fast (a request must not hang on a dead Redis: each command times out after 2 s); workers wait forever for Redis to return
  * (`maxRetriesPerRequest: null`, as BullMQ requires for blocking connections).
  */
 export function redisOptions(url: string, role: 'producer' | 'worker'): RedisOptions {
@@ -14,7 +14,9 @@ export function redisOptions(url: string, role: 'producer' | 'worker'): RedisOpt
     db: u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0,
     tls: u.protocol === 'rediss:' ? {} : undefined,
     maxRetriesPerRequest: role === 'worker' ? null : 1,
-    enableOfflineQueue: role === 'worker',
+    // producers queue commands only while (re)connecting, and give up after commandTimeout
+    enableOfflineQueue: true,
+    commandTimeout: role === 'worker' ? undefined : 2000,
     connectTimeout: 3000,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   };

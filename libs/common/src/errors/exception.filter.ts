@@ -61,7 +61,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   toBody(exception: unknown, req?: Request): ErrorBody {
     const correlationId = currentCorrelationId() ?? randomUUID();
-    const parsed = fromBodyParser(exception);
+    // Nest wraps body-parser errors in an HttpException; the original sits in `cause`
+    const parsed = fromBodyParser(exception) ?? (exception instanceof Error ? fromBodyParser(exception.cause) : null);
     if (parsed) return { statusCode: parsed.status, code: parsed.code, message: parsed.message, correlationId };
 
     if (exception instanceof DomainError) {

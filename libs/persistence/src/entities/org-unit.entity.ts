@@ -24,7 +24,7 @@ export class OrgUnitEntity {
   @Column({ type: 'varchar', length: 16 })
   kind: OrgUnitKind;
 
-  @Column({ name: 'parent_id', type: 'char', length: 36, nullable: true })
+  @Column({ name: 'parent_id', type: 'char', length: 36, nullable: true, default: null })
   parentId: string | null;
 
   @Index('ix_org_units_path')

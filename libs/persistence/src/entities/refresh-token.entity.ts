@@ -24,10 +24,10 @@ export class RefreshTokenEntity {
   @Column({ name: 'expires_at', type: 'datetime', precision: 3 })
   expiresAt: Date;
 
-  @Column({ name: 'revoked_at', type: 'datetime', precision: 3, nullable: true })
+  @Column({ name: 'revoked_at', type: 'datetime', precision: 3, nullable: true, default: null })
   revokedAt: Date | null;
 
-  @Column({ name: 'replaced_by_id', type: 'char', length: 36, nullable: true })
+  @Column({ name: 'replaced_by_id', type: 'char', length: 36, nullable: true, default: null })
   replacedById: string | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
