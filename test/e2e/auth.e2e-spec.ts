@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHmac, generateKeyPairSync, sign as rsaSign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createTestApp, DEMO_PASSWORD, login, type TestApp } from '../helpers/app.js';
 
 const b64 = (v: object | string) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -162,5 +163,21 @@ describe('auth (e2e)', () => {
     expect(blocked.body.details.retryAfterSeconds).toBeGreaterThan(0);
     // another user from the same address is not affected
     expect((await t.http().post('/api/v1/auth/login').send({ username: 'xh-jd2-sq2-staff', password: DEMO_PASSWORD() })).status).toBe(200);
+  });
+});
+
+describe('demo district logins (e2e)', () => {
+  it('every seeded demo user can log in with the demo password', async () => {
+    const t = await createTestApp();
+    try {
+      const { users } = JSON.parse(readFileSync('config/seed/users.json', 'utf8')) as { users: { username: string; roles: string[] }[] };
+      expect(users.length).toBeGreaterThanOrEqual(61);
+      for (const u of users) {
+        const s = await login(t, u.username);
+        expect(s.user.roles).toEqual(u.roles);
+      }
+    } finally {
+      await t.close();
+    }
   });
 });

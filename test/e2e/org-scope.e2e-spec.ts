@@ -58,7 +58,7 @@ describe('org tree, scope and errors (e2e)', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await t
+      const res: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await t
         .http()
         .get('/api/v1/org-units')
         .query({ limit: 7, ...(cursor ? { cursor } : {}) })
