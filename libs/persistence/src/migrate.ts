@@ -9,9 +9,7 @@ export async function ensureDatabase(url: string): Promise<void> {
   const { serverUrl, database } = splitDatabaseUrl(url);
   const conn = await createConnection({ uri: serverUrl, connectTimeout: 5000 });
   try {
-    await conn.query(
-      `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
-    );
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   } finally {
     await conn.end();
   }

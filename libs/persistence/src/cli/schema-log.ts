@@ -1,8 +1,11 @@
-import { createDataSource, ensureDatabase } from '../index.js';
+import { createDataSource, migrate } from '../index.js';
 
-/** Development helper: prints the SQL that would bring the database in line with the entities (for new migrations). */
-const url = process.argv[2] ?? 'mysql://root@127.0.0.1:3306/gridflow_schema_scratch';
-await ensureDatabase(url);
+/**
+ * Development helper for writing the next migration: migrates a scratch database, then prints the SQL that would
+ * bring it in line with the entities. `node dist/libs/persistence/src/cli/schema-log.js [scratch database url]`
+ */
+const url = process.argv[2] ?? 'mariadb://root@127.0.0.1:3306/gridflow_schema_scratch';
+await migrate({ url });
 const ds = createDataSource({ url });
 await ds.initialize();
 const sql = await ds.driver.createSchemaBuilder().log();

@@ -10,3 +10,15 @@ export const fenTransformer: ValueTransformer = {
     return n;
   },
 };
+
+/** JSON stored in a LONGTEXT/TEXT column (portable across MariaDB and MySQL). */
+export const jsonTransformer: ValueTransformer = {
+  to: (v: unknown) => (v === undefined ? undefined : v === null ? null : JSON.stringify(v)),
+  from: (v: string | null) => (v === null || v === undefined ? v : JSON.parse(v)),
+};
+
+/** Comma-separated list of codes. */
+export const csvTransformer: ValueTransformer = {
+  to: (v: string[] | undefined) => (v === undefined ? undefined : v.join(',')),
+  from: (v: string | null) => (v ? v.split(',') : []),
+};

@@ -18,7 +18,11 @@ export class UserEntity {
   orgUnitId: string;
 
   /** Comma-separated role names (admin, leader, staff, grid_worker, auditor). */
-  @Column({ type: 'varchar', length: 128, transformer: { to: (v: string[]) => v.join(','), from: (v: string) => (v ? v.split(',') : []) } })
+  @Column({
+    type: 'varchar',
+    length: 128,
+    transformer: { to: (v: string[]) => v.join(','), from: (v: string) => (v ? v.split(',') : []) },
+  })
   roles: string[];
 
   @Column({ name: 'password_hash', type: 'varchar', length: 255 })
@@ -30,6 +34,12 @@ export class UserEntity {
   @CreateDateColumn({ name: 'created_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
   createdAt: Date;
 
-  @UpdateDateColumn({ name: 'updated_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)', onUpdate: 'CURRENT_TIMESTAMP(3)' })
+  @UpdateDateColumn({
+    name: 'updated_at',
+    type: 'datetime',
+    precision: 3,
+    default: () => 'CURRENT_TIMESTAMP(3)',
+    onUpdate: 'CURRENT_TIMESTAMP(3)',
+  })
   updatedAt: Date;
 }

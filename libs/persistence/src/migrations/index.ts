@@ -1,4 +1,5 @@
 import { Foundation1763900000000 } from './1763900000000-foundation.js';
+import { WorkflowsTasksLedger1763900100000 } from './1763900100000-workflows-tasks-ledger.js';
 
 /** Every migration, in order. New migrations are appended; applied ones are never edited. */
-export const MIGRATIONS = [Foundation1763900000000];
+export const MIGRATIONS = [Foundation1763900000000, WorkflowsTasksLedger1763900100000];

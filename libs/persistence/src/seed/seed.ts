@@ -36,7 +36,10 @@ async function readJson<T>(dir: string, file: string): Promise<T> {
 }
 
 /** Creates the org tree; existing units (matched by code) are left as they are. */
-async function seedOrgUnits(em: EntityManager, units: SeedUnit[]): Promise<{ created: number; byCode: Map<string, OrgUnitEntity> }> {
+async function seedOrgUnits(
+  em: EntityManager,
+  units: SeedUnit[],
+): Promise<{ created: number; byCode: Map<string, OrgUnitEntity> }> {
   const repo = em.getRepository(OrgUnitEntity);
   const existing = await repo.findBy({ code: In(units.map((u) => u.code)) });
   const byCode = new Map(existing.map((u) => [u.code, u]));
@@ -65,7 +68,12 @@ async function seedOrgUnits(em: EntityManager, units: SeedUnit[]): Promise<{ cre
 }
 
 /** Creates demo users that do not exist yet, all with the demo password. Existing users are not touched. */
-async function seedUsers(em: EntityManager, users: SeedUser[], units: Map<string, OrgUnitEntity>, opts: SeedOptions): Promise<number> {
+async function seedUsers(
+  em: EntityManager,
+  users: SeedUser[],
+  units: Map<string, OrgUnitEntity>,
+  opts: SeedOptions,
+): Promise<number> {
   const repo = em.getRepository(UserEntity);
   const existing = new Set((await repo.findBy({ username: In(users.map((u) => u.username)) })).map((u) => u.username));
   const missing = users.filter((u) => !existing.has(u.username));

@@ -1,0 +1,50 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { jsonTransformer } from './transformers.js';
+
+/**
+ * Work derived from a committed change, written in the same transaction as the change. The worker's relay
+ * publishes each row to BullMQ with the row id as the job id, then marks it sent.
+ */
+@Entity({ name: 'outbox' })
+@Index('ix_outbox_pending', ['sentAt', 'id'])
+export class OutboxEntity {
+  @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
+  id: string;
+
+  @Column({ name: 'job_name', type: 'varchar', length: 64 })
+  jobName: string;
+
+  @Column({ name: 'aggregate_id', type: 'char', length: 36, nullable: true, default: null })
+  aggregateId: string | null;
+
+  @Column({ type: 'text', transformer: jsonTransformer })
+  payload: Record<string, unknown>;
+
+  @Column({ name: 'correlation_id', type: 'varchar', length: 64, nullable: true, default: null })
+  correlationId: string | null;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
+  createdAt: Date;
+
+  @Column({ name: 'sent_at', type: 'datetime', precision: 3, nullable: true, default: null })
+  sentAt: Date | null;
+
+  @Column({ type: 'int', unsigned: true, default: 0 })
+  attempts: number;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true, default: null })
+  lastError: string | null;
+}
+
+/** One row per outbox row whose effect was applied: consumers check it to stay idempotent. */
+@Entity({ name: 'applied_effects' })
+export class AppliedEffectEntity {
+  @Column({ name: 'outbox_id', type: 'bigint', unsigned: true, primary: true })
+  outboxId: string;
+
+  @Column({ name: 'job_name', type: 'varchar', length: 64 })
+  jobName: string;
+
+  @Column({ name: 'applied_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
+  appliedAt: Date;
+}

@@ -1,0 +1,58 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { jsonTransformer } from './transformers.js';
+
+/** A workflow key with its editable draft. Published versions live in workflow_versions and never change. */
+@Entity({ name: 'workflows' })
+export class WorkflowEntity {
+  @PrimaryColumn({ name: 'workflow_key', type: 'varchar', length: 64 })
+  key: string;
+
+  @Column({ type: 'varchar', length: 200 })
+  name: string;
+
+  @Column({ type: 'longtext', transformer: jsonTransformer })
+  draft: Record<string, unknown>;
+
+  @Column({ name: 'draft_updated_by', type: 'char', length: 36, nullable: true, default: null })
+  draftUpdatedBy: string | null;
+
+  @Column({ name: 'latest_version', type: 'int', unsigned: true, default: 0 })
+  latestVersion: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
+  createdAt: Date;
+
+  @UpdateDateColumn({
+    name: 'updated_at',
+    type: 'datetime',
+    precision: 3,
+    default: () => 'CURRENT_TIMESTAMP(3)',
+    onUpdate: 'CURRENT_TIMESTAMP(3)',
+  })
+  updatedAt: Date;
+}
+
+/** A published, frozen version of a workflow. Tasks are pinned to (key, version). */
+@Entity({ name: 'workflow_versions' })
+export class WorkflowVersionEntity {
+  @PrimaryColumn({ name: 'workflow_key', type: 'varchar', length: 64 })
+  key: string;
+
+  @PrimaryColumn({ type: 'int', unsigned: true })
+  version: number;
+
+  @Column({ type: 'longtext', transformer: jsonTransformer })
+  definition: Record<string, unknown>;
+
+  @Column({ type: 'char', length: 64 })
+  hash: string;
+
+  @Column({ name: 'published_at', type: 'datetime', precision: 3 })
+  publishedAt: Date;
+
+  @Column({ name: 'published_by', type: 'char', length: 36, nullable: true, default: null })
+  publishedBy: string | null;
+
+  @Column({ type: 'boolean', default: false })
+  deprecated: boolean;
+}
