@@ -409,6 +409,8 @@ describe('registry', () => {
       'rollUpParent',
       'countReturn',
       'countRejection',
+      'recordExtensionRequest',
+      'clearExtensionRequest',
       'extendDue',
     ]);
     expect(blocks.every((b) => typeof b.paramsSchema === 'object')).toBe(true);
