@@ -152,12 +152,19 @@ describe('auth (e2e)', () => {
   });
 
   it('rate limits failed logins per address and username with 429, even for the right password', async () => {
+    const admin = await login(t, 'admin');
+    const probe = await t
+      .http()
+      .post('/api/v1/users')
+      .set(admin.auth)
+      .send({ username: 'rate-limit-probe', displayName: '限流测试', orgUnitId: admin.user.orgUnitId, roles: ['staff'], password: 'probe-password-1' });
+    expect(probe.status).toBe(201);
     const max = Number(process.env.LOGIN_MAX_FAILURES);
     for (let i = 0; i < max; i++) {
-      const res = await t.http().post('/api/v1/auth/login').send({ username: 'xh-jd2-sq1-staff', password: `wrong-${i}-password` });
+      const res = await t.http().post('/api/v1/auth/login').send({ username: 'rate-limit-probe', password: `wrong-${i}-password` });
       expect(res.status).toBe(401);
     }
-    const blocked = await t.http().post('/api/v1/auth/login').send({ username: 'xh-jd2-sq1-staff', password: DEMO_PASSWORD() });
+    const blocked = await t.http().post('/api/v1/auth/login').send({ username: 'rate-limit-probe', password: 'probe-password-1' });
     expect(blocked.status).toBe(429);
     expect(blocked.body.code).toBe('RATE_LIMITED');
     expect(blocked.body.details.retryAfterSeconds).toBeGreaterThan(0);

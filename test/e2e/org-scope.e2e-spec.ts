@@ -125,6 +125,16 @@ describe('org tree, scope and errors (e2e)', () => {
     expect(await count('org_units')).toBe(before);
   });
 
+  it('PATCH with null for a required field is 400, not a 500 or a NULL written', async () => {
+    const id = await unitId(t, 'xh-jd1-sq2');
+    const res = await t.http().patch(`/api/v1/org-units/${id}`).set(admin.auth).send({ name: null });
+    expect(res.status).toBe(400);
+    expect(res.body.details.map((d: { field: string }) => d.field)).toEqual(['name']);
+    const user = await t.http().patch(`/api/v1/users/${streetLeader.user.id}`).set(admin.auth).send({ displayName: null, roles: null });
+    expect(user.status).toBe(400);
+    expect((await t.http().get(`/api/v1/org-units/${id}`).set(admin.auth)).body.name).toEqual(expect.any(String));
+  });
+
   it('malformed JSON is 400, an oversized body 413, and neither leaks internals', async () => {
     const bad = await t.http().post('/api/v1/org-units').set(admin.auth).set('Content-Type', 'application/json').send('{"code": ');
     expect(bad.status).toBe(400);

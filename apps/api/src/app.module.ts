@@ -8,6 +8,11 @@ import { JwtAuthGuard, PermissionGuard } from './auth/guards.js';
 import { HealthModule } from './health/health.module.js';
 import { OrgUnitsModule } from './org-units/org-units.module.js';
 import { UsersModule } from './users/users.module.js';
+import { CatalogModule } from './catalog/catalog.module.js';
+import { BudgetsModule } from './budgets/budgets.module.js';
+import { TasksModule } from './tasks/tasks.module.js';
+import { WorkflowsModule } from './workflows/workflows.module.js';
+import { NotificationsModule } from './notifications/notifications.controller.js';
 
 /**
  * The HTTP API. Global guards, pipe and filter are APP_* providers, so a test module built from AppModule
@@ -24,6 +29,11 @@ import { UsersModule } from './users/users.module.js';
     AuthModule,
     OrgUnitsModule,
     UsersModule,
+    CatalogModule,
+    BudgetsModule,
+    WorkflowsModule,
+    TasksModule,
+    NotificationsModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: JwtAuthGuard },

@@ -1,12 +1,15 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { GridflowConfigModule, GridflowLoggerModule } from '@gridflow/common';
+import { TaskDomainModule } from '@gridflow/domain';
 import { DatabaseModule } from '@gridflow/persistence';
 import { bullRoot, QueueName, RedisModule } from '@gridflow/queue';
+import { EffectsProcessor } from './effects/effects.processor.js';
 import { HeartbeatHandler } from './maintenance/heartbeat.handler.js';
 import { MaintenanceProcessor } from './maintenance/maintenance.processor.js';
+import { OutboxRelay } from './outbox/outbox-relay.service.js';
 
-/** The worker: consumes queues, never serves HTTP. Any number can run side by side. */
+/** The worker: relays the outbox and consumes queues, never serves HTTP. Any number can run side by side. */
 @Module({
   imports: [
     GridflowConfigModule.forRoot(),
@@ -14,8 +17,9 @@ import { MaintenanceProcessor } from './maintenance/maintenance.processor.js';
     DatabaseModule,
     RedisModule,
     bullRoot('worker'),
-    BullModule.registerQueue({ name: QueueName.Maintenance }),
+    BullModule.registerQueue({ name: QueueName.Maintenance }, { name: QueueName.Effects }),
+    TaskDomainModule,
   ],
-  providers: [HeartbeatHandler, MaintenanceProcessor],
+  providers: [HeartbeatHandler, MaintenanceProcessor, OutboxRelay, EffectsProcessor],
 })
 export class WorkerModule {}

@@ -4,3 +4,4 @@ export * from './migrate.js';
 export * from './migrations/index.js';
 export * from './seed/seed.js';
 export * from './database.module.js';
+export * from './seed/seed-workflows.js';

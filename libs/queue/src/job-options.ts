@@ -1,9 +1,18 @@
 import type { JobsOptions } from 'bullmq';
 import { JobName } from './queues.js';
 
+const effect: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: { age: 3600, count: 10000 },
+  removeOnFail: false,
+};
+
 /** Retry and retention options per job, in one place. Failed jobs are kept for inspection. */
 export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   [JobName.Heartbeat]: { attempts: 1, removeOnComplete: 100, removeOnFail: 1000 },
+  [JobName.Notify]: effect,
+  [JobName.RollUp]: effect,
 };
 
 export const HEARTBEAT_EVERY_MS = 10_000;
@@ -14,3 +23,6 @@ export function jobId(...parts: (string | number)[]): string {
   if (id.includes(':')) throw new Error(`Job id "${id}" must not contain ':'`);
   return id;
 }
+
+/** The job id of an outbox row: publishing the same row twice yields one job. */
+export const outboxJobId = (outboxId: string | number) => jobId('outbox', outboxId);

@@ -4,19 +4,29 @@
  */
 export enum QueueName {
   Maintenance = 'maintenance',
+  /** Work derived from task changes, published from the outbox. */
+  Effects = 'effects',
 }
 
 export enum JobName {
   /** Each worker records that it is alive; proves the API → Redis → worker → MySQL wiring. */
   Heartbeat = 'heartbeat',
+  /** Deliver an in-app notification about a task to the users of a unit. */
+  Notify = 'notify',
+  /** Recompute a parent task's progress and child counts from its children, then move up the tree. */
+  RollUp = 'roll-up',
 }
 
 /** One typed payload per job name. Payloads carry ids only; MySQL is the truth. */
 export interface JobPayloads {
   [JobName.Heartbeat]: { scheduledBy: string };
+  [JobName.Notify]: { taskId: string; eventSeq: number; template: string; to: string; userIds?: string[] };
+  [JobName.RollUp]: { taskId: string };
 }
 
 /** Which queue each job runs on. */
 export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.Heartbeat]: QueueName.Maintenance,
+  [JobName.Notify]: QueueName.Effects,
+  [JobName.RollUp]: QueueName.Effects,
 };

@@ -1,6 +1,7 @@
 import { AccountEntity, GrantEntity, LedgerEntryEntity } from './ledger.entity.js';
 import { CategoryEntity, DutyEntity, PowerEntity } from './catalog.entity.js';
 import { IdempotencyKeyEntity } from './idempotency-key.entity.js';
+import { NotificationEntity } from './notification.entity.js';
 import { OrgUnitEntity } from './org-unit.entity.js';
 import { AppliedEffectEntity, OutboxEntity } from './outbox.entity.js';
 import { RefreshTokenEntity } from './refresh-token.entity.js';
@@ -23,6 +24,7 @@ export * from './outbox.entity.js';
 export * from './idempotency-key.entity.js';
 export * from './catalog.entity.js';
 export * from './ledger.entity.js';
+export * from './notification.entity.js';
 export * from './transformers.js';
 
 export const ENTITIES = [
@@ -44,4 +46,5 @@ export const ENTITIES = [
   AccountEntity,
   LedgerEntryEntity,
   GrantEntity,
+  NotificationEntity,
 ];

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
-import { jsonTransformer } from './transformers.js';
+import { jsonTransformer, type JsonObject } from './transformers.js';
 
 /**
  * Work derived from a committed change, written in the same transaction as the change. The worker's relay
@@ -18,7 +18,7 @@ export class OutboxEntity {
   aggregateId: string | null;
 
   @Column({ type: 'text', transformer: jsonTransformer })
-  payload: Record<string, unknown>;
+  payload: JsonObject;
 
   @Column({ name: 'correlation_id', type: 'varchar', length: 64, nullable: true, default: null })
   correlationId: string | null;

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { jsonTransformer } from './transformers.js';
+import { jsonTransformer, type JsonObject } from './transformers.js';
 
 /**
  * Append-only history of a task. Each event's hash covers its content and the previous event's hash,
@@ -29,7 +29,7 @@ export class TaskEventEntity {
   actorOrgUnitId: string | null;
 
   @Column({ type: 'longtext', transformer: jsonTransformer })
-  payload: Record<string, unknown>;
+  payload: JsonObject;
 
   @Column({ type: 'datetime', precision: 3 })
   at: Date;

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { jsonTransformer } from './transformers.js';
+import { jsonTransformer, type JsonObject } from './transformers.js';
 
 /**
  * A durable timer started by a workflow, written in the transaction of the action that started it.
@@ -29,7 +29,7 @@ export class TaskTimerEntity {
   status: string;
 
   @Column({ name: 'do_action', type: 'text', transformer: jsonTransformer })
-  doAction: Record<string, unknown>;
+  doAction: JsonObject;
 
   @Column({ name: 'task_version', type: 'int', unsigned: true })
   taskVersion: number;

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { jsonTransformer } from './transformers.js';
+import { jsonTransformer, type JsonObject } from './transformers.js';
 
 /**
  * A task: owned by the unit that issued it (and will verify it), assigned to the unit that does it. Owner and
@@ -72,11 +72,11 @@ export class TaskEntity {
 
   /** The engine's approval state while an approval step is in progress. */
   @Column({ type: 'longtext', nullable: true, default: null, transformer: jsonTransformer })
-  approval: Record<string, unknown> | null;
+  approval: JsonObject | null;
 
   /** Handoff terms: assistance mode, rights and obligations, agreed consultation terms. */
   @Column({ type: 'text', nullable: true, default: null, transformer: jsonTransformer })
-  terms: Record<string, unknown> | null;
+  terms: JsonObject | null;
 
   @Column({ name: 'return_count', type: 'int', unsigned: true, default: 0 })
   returnCount: number;

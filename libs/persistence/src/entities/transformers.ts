@@ -22,3 +22,7 @@ export const csvTransformer: ValueTransformer = {
   to: (v: string[] | undefined) => (v === undefined ? undefined : v.join(',')),
   from: (v: string | null) => (v ? v.split(',') : []),
 };
+
+/** A JSON object column's type. `any` values, because TypeORM's partial-entity types reject `unknown` ones. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JsonObject = Record<string, any>;

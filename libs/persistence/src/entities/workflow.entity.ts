@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { jsonTransformer } from './transformers.js';
+import { jsonTransformer, type JsonObject } from './transformers.js';
 
 /** A workflow key with its editable draft. Published versions live in workflow_versions and never change. */
 @Entity({ name: 'workflows' })
@@ -11,7 +11,7 @@ export class WorkflowEntity {
   name: string;
 
   @Column({ type: 'longtext', transformer: jsonTransformer })
-  draft: Record<string, unknown>;
+  draft: JsonObject;
 
   @Column({ name: 'draft_updated_by', type: 'char', length: 36, nullable: true, default: null })
   draftUpdatedBy: string | null;
@@ -42,7 +42,7 @@ export class WorkflowVersionEntity {
   version: number;
 
   @Column({ type: 'longtext', transformer: jsonTransformer })
-  definition: Record<string, unknown>;
+  definition: JsonObject;
 
   @Column({ type: 'char', length: 64 })
   hash: string;

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { Optional } from '../../common/optional.js';
 import { ORG_UNIT_KINDS, type OrgUnitKind } from '@gridflow/persistence';
 import { PageQuery } from '../../common/pagination.js';
 
@@ -48,14 +49,14 @@ export class CreateOrgUnitDto {
 
 export class UpdateOrgUnitDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @Optional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(128)
   name?: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   disabled?: boolean;
 }

@@ -14,6 +14,7 @@ import {
   MaxLength,
   MinLength,
 } from 'class-validator';
+import { Optional } from '../../common/optional.js';
 import { ROLES, type Role } from '@gridflow/common';
 import { PageQuery } from '../../common/pagination.js';
 
@@ -57,14 +58,14 @@ export class CreateUserDto {
 
 export class UpdateUserDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @Optional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(128)
   displayName?: string;
 
   @ApiPropertyOptional({ enum: ROLES, isArray: true })
-  @IsOptional()
+  @Optional()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(ROLES.length)
@@ -73,12 +74,12 @@ export class UpdateUserDto {
   roles?: Role[];
 
   @ApiPropertyOptional({ description: 'A disabled user is refused at once, and its refresh tokens are revoked' })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   disabled?: boolean;
 
   @ApiPropertyOptional({ minLength: 10 })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MinLength(10)
   @MaxLength(256)

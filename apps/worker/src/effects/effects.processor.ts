@@ -1,0 +1,56 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Job, UnrecoverableError } from 'bullmq';
+import { DataSource, EntityManager } from 'typeorm';
+import { withCorrelationId } from '@gridflow/common';
+import { NotificationService, RollUpService } from '@gridflow/domain';
+import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from '@gridflow/queue';
+
+type Envelope<J extends JobName> = JobPayloads[J] & { outboxId: string; correlationId?: string | null };
+type Handler = (em: EntityManager, data: never) => Promise<unknown>;
+
+/**
+ * Consumes work published from the outbox. Each job runs in one transaction that first records its outbox id in
+ * applied_effects: a duplicate delivery finds the id there and does nothing.
+ */
+@Processor(QueueName.Effects, { concurrency: 8 })
+export class EffectsProcessor extends WorkerHost implements OnApplicationBootstrap {
+  private readonly logger = new Logger(EffectsProcessor.name);
+  private readonly handlers: Partial<Record<JobName, Handler>>;
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    notifications: NotificationService,
+    rollUps: RollUpService,
+  ) {
+    super();
+    this.handlers = {
+      [JobName.Notify]: (em, data: Envelope<JobName.Notify>) => notifications.deliver(em, data),
+      [JobName.RollUp]: (em, data: Envelope<JobName.RollUp>) => rollUps.rollUp(em, data.taskId),
+    };
+  }
+
+  onApplicationBootstrap(): void {
+    const expected = (Object.keys(JOB_QUEUE) as JobName[]).filter((j) => JOB_QUEUE[j] === QueueName.Effects);
+    const missing = expected.filter((j) => !this.handlers[j]);
+    if (missing.length) throw new Error(`No handler for effects jobs: ${missing.join(', ')}`);
+  }
+
+  async process(job: Job): Promise<void> {
+    const handler = this.handlers[job.name as JobName];
+    if (!handler) throw new UnrecoverableError(`Unknown job ${job.name}`);
+    const data = job.data as { outboxId?: string; correlationId?: string | null };
+    if (!data.outboxId) throw new UnrecoverableError(`Job ${job.id} carries no outbox id`);
+    await withCorrelationId(data.correlationId ?? `job-${job.id}`, () =>
+      this.ds.transaction(async (em) => {
+        const res = (await em.query('INSERT IGNORE INTO applied_effects (outbox_id, job_name) VALUES (?, ?)', [
+          data.outboxId,
+          job.name,
+        ])) as { affectedRows?: number };
+        if (!res.affectedRows) return; // already applied
+        await handler(em, data as never);
+      }),
+    );
+  }
+}

@@ -1,0 +1,17 @@
+import { registerErrorStatuses } from '@gridflow/common';
+
+/** Engine refusals and task rule codes, with their HTTP statuses. */
+registerErrorStatuses({
+  ACTION_NOT_AVAILABLE: 409,
+  NOT_PERMITTED: 403,
+  GUARD_FAILED: 422,
+  PAYLOAD_INVALID: 422,
+  APPROVAL_NOT_PENDING: 409,
+  APPROVAL_NOT_YOUR_TURN: 409,
+  APPROVAL_WITHDRAW_NOT_ALLOWED: 409,
+  APPROVAL_INVALID_OPERATION: 422,
+  APPROVAL_NO_APPROVERS: 422,
+  PRECONDITION_REQUIRED: 428,
+  CATEGORY_NOT_FOUND: 404,
+  DUE_TIME_INVALID: 422,
+});

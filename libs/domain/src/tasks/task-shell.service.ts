@@ -1,0 +1,280 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
+import { DomainError, ErrorCode, NotFoundError, type Principal } from '@gridflow/common';
+import {
+  type Actor,
+  type ApprovalState,
+  availableActions,
+  type AvailableAction,
+  type EvaluationOk,
+  type EvaluationResult,
+  evaluate,
+  evaluateTimer,
+  type InstanceSnapshot,
+  type Directory,
+  type Role,
+  type Relation,
+  refusalReason,
+  startInstance,
+  SYSTEM_ACTOR,
+  type WorkflowDefinition,
+} from '@gridflow/engine';
+import { AccountEntity, type JsonObject, TaskEntity, TaskTimerEntity, UserEntity } from '@gridflow/persistence';
+import { newId } from '@gridflow/common';
+import { JobName } from '@gridflow/queue';
+import { OutboxWriter, type OutboxMessage } from '../outbox/outbox.writer.js';
+import { WorkflowCatalog, type PublishedWorkflow } from '../workflows/workflow-catalog.service.js';
+import { appendEvent } from './event-chain.js';
+import { TaskEffects, type EffectContext } from './task-effects.service.js';
+import { pathIds, taskVisibleTo } from './task-paths.js';
+import './task-errors.js';
+
+export interface PerformOptions {
+  /** The version the caller last saw (If-Match); a different current version is 409 VERSION_CONFLICT. */
+  expectedVersion?: number;
+  now?: Date;
+}
+
+export interface StartOptions {
+  entryState?: string;
+  now?: Date;
+  eventPayload?: Record<string, unknown>;
+}
+
+/** Facts the guards read, computed inside the transaction from the database (the truth). */
+async function loadFacts(em: EntityManager, task: TaskEntity): Promise<InstanceSnapshot['facts']> {
+  const [open] = (await em.query('SELECT COUNT(*) AS n FROM tasks WHERE parent_id = ? AND is_open = 1', [task.id])) as {
+    n: number;
+  }[];
+  const account = await em.getRepository(AccountEntity).findOneBy({ id: `task-${task.id}` });
+  const pending = (task.terms?.pendingExtension as { dueAt?: string } | undefined)?.dueAt ?? null;
+  return {
+    escrowBalanceFen: account?.balanceFen ?? 0,
+    openChildren: Number(open?.n ?? 0),
+    progress: task.progress,
+    missingPowers: [],
+    pendingExtensionDueAt: pending,
+  };
+}
+
+export function toInstance(task: TaskEntity, facts: InstanceSnapshot['facts']): InstanceSnapshot {
+  const ownerIds = pathIds(task.ownerPath);
+  const assigneeIds = pathIds(task.assigneePath);
+  return {
+    state: task.state,
+    version: task.version,
+    ownerOrgUnitId: task.ownerOrgUnitId,
+    assigneeOrgUnitId: task.assigneeOrgUnitId,
+    ownerParentOrgUnitId: ownerIds.length > 1 ? ownerIds[ownerIds.length - 2] : null,
+    assigneeAncestorIds: assigneeIds.slice(0, -1),
+    dueAt: task.dueAt.toISOString(),
+    facts,
+    approval: (task.approval as ApprovalState | null) ?? null,
+  };
+}
+
+export function actorOf(principal: Principal): Actor {
+  return { userId: principal.userId, orgUnitId: principal.orgUnitId, roles: principal.roles };
+}
+
+/**
+ * The thin shell around the pure engine: loads and locks the task, evaluates, applies the effects, writes the
+ * event, the timers and the outbox rows — all in one MySQL transaction. Actions on one task serialise on its row
+ * lock; actions on different tasks run in parallel.
+ */
+@Injectable()
+export class TaskShell {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly workflows: WorkflowCatalog,
+    private readonly effects: TaskEffects,
+    private readonly outbox: OutboxWriter,
+  ) {}
+
+  /** Loads a task the caller may see, or throws NOT_FOUND. */
+  async getVisible(principal: Principal, taskId: string, em: EntityManager = this.ds.manager, lock = false): Promise<TaskEntity> {
+    const task = await em
+      .getRepository(TaskEntity)
+      .findOne({ where: { id: taskId }, ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
+    if (!task || !taskVisibleTo(principal, task)) throw new NotFoundError('Task');
+    return task;
+  }
+
+  /** The actions the principal may perform on the task now, with their payload schemas. */
+  async availableActions(principal: Principal, taskId: string, now = new Date()): Promise<AvailableAction[]> {
+    const task = await this.getVisible(principal, taskId);
+    const wf = await this.workflows.version(task.workflowKey, task.workflowVersion);
+    const instance = toInstance(task, await loadFacts(this.ds.manager, task));
+    return availableActions(wf.compiled, instance, actorOf(principal), undefined, now);
+  }
+
+  /** Performs an action (or approval operation) as the principal. */
+  async perform(
+    principal: Principal,
+    taskId: string,
+    action: string,
+    payload: Record<string, unknown>,
+    opts: PerformOptions = {},
+  ): Promise<TaskEntity> {
+    return this.ds.transaction(async (em) => {
+      const task = await this.getVisible(principal, taskId, em, true);
+      if (opts.expectedVersion !== undefined && opts.expectedVersion !== task.version) {
+        throw new DomainError(ErrorCode.VERSION_CONFLICT, `The task is at version ${task.version}, not ${opts.expectedVersion}`, {
+          currentVersion: task.version,
+        });
+      }
+      const wf = await this.workflows.version(task.workflowKey, task.workflowVersion, em);
+      const now = opts.now ?? new Date();
+      const instance = toInstance(task, await loadFacts(em, task));
+      const directory = await this.directoryFor(em, wf.definition, task);
+      const result = evaluate(wf.compiled, instance, actorOf(principal), action, payload, now, directory);
+      return this.apply(em, task, wf, result, { principal, payload, now });
+    });
+  }
+
+  /** Fires a workflow timer as the system (used by the timer worker). Stale timers are refused by the engine. */
+  async fireTimer(taskId: string, timerId: string, now = new Date()): Promise<TaskEntity> {
+    return this.ds.transaction(async (em) => {
+      const task = await em.getRepository(TaskEntity).findOne({ where: { id: taskId }, lock: { mode: 'pessimistic_write' } });
+      if (!task) throw new NotFoundError('Task');
+      const wf = await this.workflows.version(task.workflowKey, task.workflowVersion, em);
+      const instance = toInstance(task, await loadFacts(em, task));
+      const directory = await this.directoryFor(em, wf.definition, task);
+      const result = evaluateTimer(wf.compiled, instance, timerId, now, directory);
+      return this.apply(em, task, wf, result, { principal: null, payload: {}, now });
+    });
+  }
+
+  /**
+   * Starts a new task inside the caller's transaction: the row must already be inserted (state is set here).
+   * Writes the `create` event, the entry effects, timers and outbox rows.
+   */
+  async start(em: EntityManager, principal: Principal, task: TaskEntity, wf: PublishedWorkflow, opts: StartOptions = {}): Promise<TaskEntity> {
+    const now = opts.now ?? new Date();
+    const { state: _s, ...rest } = toInstance(task, await loadFacts(em, task));
+    const directory = await this.directoryFor(em, wf.definition, task);
+    const result = startInstance(wf.compiled, rest, actorOf(principal), now, { entryState: opts.entryState, directory });
+    return this.apply(em, task, wf, result, { principal, payload: opts.eventPayload ?? {}, now, eventAction: 'create' });
+  }
+
+  private async apply(
+    em: EntityManager,
+    task: TaskEntity,
+    wf: PublishedWorkflow,
+    result: EvaluationResult,
+    ctx: { principal: Principal | null; payload: Record<string, unknown>; now: Date; eventAction?: string },
+  ): Promise<TaskEntity> {
+    if (!result.ok) {
+      const r = result.refusal;
+      throw new DomainError(r.code, r.message, { reason: refusalReason(r), ...(r.guard ? { guard: r.guard } : {}), ...(r.details !== undefined ? { details: r.details } : {}) });
+    }
+    const ok: EvaluationOk = result;
+    const messages: OutboxMessage[] = [];
+    const effectCtx: EffectContext = {
+      em,
+      task,
+      workflow: wf,
+      principal: ctx.principal,
+      payload: ctx.payload,
+      now: ctx.now,
+      outbox: messages,
+    };
+    for (const effect of ok.effects) await this.effects.apply(effect, effectCtx);
+
+    const fromState = ok.fromState;
+    task.state = ok.nextState;
+    task.isOpen = !ok.final;
+    task.approval = (ok.approval as unknown as Record<string, unknown>) ?? null;
+    if (ok.final && !task.closedAt) task.closedAt = ctx.now;
+    task.version += 1;
+    await em.getRepository(TaskEntity).save(task);
+
+    await this.applyTimers(em, task, ok);
+
+    const event = await appendEvent(em, {
+      taskId: task.id,
+      action: ctx.eventAction ?? ok.action,
+      fromState,
+      toState: ok.nextState,
+      actorUserId: ctx.principal?.userId ?? null,
+      actorOrgUnitId: ctx.principal?.orgUnitId ?? null,
+      payload: ctx.payload,
+      at: ctx.now,
+    });
+    for (const m of messages) {
+      if (m.jobName === JobName.Notify) (m.payload as { eventSeq: number }).eventSeq = event.seq;
+    }
+    if (ok.stateChanged && task.parentId && !messages.some((m) => m.jobName === JobName.RollUp)) {
+      messages.push({ jobName: JobName.RollUp, aggregateId: task.parentId, payload: { taskId: task.parentId } });
+    }
+    await this.outbox.add(em, messages);
+    return task;
+  }
+
+  private async applyTimers(em: EntityManager, task: TaskEntity, ok: EvaluationOk): Promise<void> {
+    const repo = em.getRepository(TaskTimerEntity);
+    if (ok.timers.cancel.length) {
+      await repo.update({ taskId: task.id, timerId: In(ok.timers.cancel), status: 'pending' }, { status: 'cancelled' });
+    }
+    if (ok.timers.start.length) {
+      await repo.insert(
+        ok.timers.start.map((t) => ({
+          id: newId(),
+          taskId: task.id,
+          timerId: t.timerId,
+          state: t.state,
+          dueAt: new Date(t.dueAt),
+          status: 'pending',
+          doAction: t.do as JsonObject,
+          taskVersion: task.version,
+        })),
+      );
+    }
+  }
+
+  /**
+   * Resolves role+relation approver specs of the definition into user ids, for this task. Only definitions
+   * with approval steps pay for the queries.
+   */
+  private async directoryFor(em: EntityManager, def: WorkflowDefinition, task: TaskEntity): Promise<Directory | undefined> {
+    const specs = new Map<string, { role: Role; relation: Relation }>();
+    for (const s of def.states) {
+      for (const a of s.approval?.approvers ?? []) if ('role' in a) specs.set(`${a.role}:${a.relation}`, a);
+    }
+    if (!specs.size) return undefined;
+    const ownerIds = pathIds(task.ownerPath);
+    const assigneeIds = pathIds(task.assigneePath);
+    const unitsFor = (relation: Relation): string[] => {
+      switch (relation) {
+        case 'owner':
+          return [task.ownerOrgUnitId];
+        case 'assignee':
+          return [task.assigneeOrgUnitId];
+        case 'ownerSuperior':
+          return ownerIds.length > 1 ? [ownerIds[ownerIds.length - 2]] : [];
+        case 'aboveAssignee':
+          return assigneeIds.slice(0, -1);
+        default:
+          return [];
+      }
+    };
+    const resolved = new Map<string, string[]>();
+    for (const [key, spec] of specs) {
+      const units = unitsFor(spec.relation);
+      const users = units.length
+        ? await em
+            .getRepository(UserEntity)
+            .createQueryBuilder('u')
+            .select(['u.id', 'u.roles'])
+            .where('u.org_unit_id IN (:...units) AND u.disabled = 0', { units })
+            .orderBy('u.id')
+            .getMany()
+        : [];
+      resolved.set(key, users.filter((u) => u.roles.includes(spec.role)).map((u) => u.id));
+    }
+    return { usersWith: (role, relation) => resolved.get(`${role}:${relation}`) ?? [] };
+  }
+}
+
+export { SYSTEM_ACTOR };

@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { GrantsService } from '../grants/grants.service.js';
+import { LedgerDomainModule } from '../ledger/ledger.module.js';
+import { OutboxWriter } from '../outbox/outbox.writer.js';
+import { WorkflowDomainModule } from '../workflows/workflow.module.js';
+import { CreateTaskUseCase } from './create-task.usecase.js';
+import { TaskEffects } from './task-effects.service.js';
+import { TaskReader } from './task-reader.service.js';
+import { TaskShell } from './task-shell.service.js';
+import { RollUpService } from './roll-up.service.js';
+import { NotificationService } from '../notifications/notification.service.js';
+
+@Module({
+  imports: [WorkflowDomainModule, LedgerDomainModule],
+  providers: [TaskShell, TaskEffects, TaskReader, CreateTaskUseCase, OutboxWriter, GrantsService, RollUpService, NotificationService],
+  exports: [TaskShell, TaskReader, CreateTaskUseCase, OutboxWriter, GrantsService, RollUpService, NotificationService, WorkflowDomainModule, LedgerDomainModule],
+})
+export class TaskDomainModule {}
