@@ -17,7 +17,7 @@ import { OutboxRelay } from './outbox/outbox-relay.service.js';
     DatabaseModule,
     RedisModule,
     bullRoot('worker'),
-    BullModule.registerQueue({ name: QueueName.Maintenance }, { name: QueueName.Effects }),
+    BullModule.registerQueue({ name: QueueName.Maintenance }, { name: QueueName.Effects }, { name: QueueName.Timers }),
     TaskDomainModule,
   ],
   providers: [HeartbeatHandler, MaintenanceProcessor, OutboxRelay, EffectsProcessor],

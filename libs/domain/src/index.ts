@@ -20,3 +20,6 @@ export * from './tasks/create-task.usecase.js';
 export * from './tasks/task.module.js';
 export * from './tasks/roll-up.service.js';
 export * from './notifications/notification.service.js';
+export * from './tasks/handoff-rules.js';
+export * from './tasks/handoff.usecase.js';
+export * from './tasks/expense.usecase.js';

@@ -13,6 +13,7 @@ export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   [JobName.Heartbeat]: { attempts: 1, removeOnComplete: 100, removeOnFail: 1000 },
   [JobName.Notify]: effect,
   [JobName.RollUp]: effect,
+  [JobName.FireTimer]: effect,
 };
 
 export const HEARTBEAT_EVERY_MS = 10_000;
@@ -26,3 +27,6 @@ export function jobId(...parts: (string | number)[]): string {
 
 /** The job id of an outbox row: publishing the same row twice yields one job. */
 export const outboxJobId = (outboxId: string | number) => jobId('outbox', outboxId);
+
+/** The job id of a timer row: scheduling the same timer twice yields one delayed job. */
+export const timerJobId = (timerRowId: string) => jobId('timer', timerRowId);

@@ -6,6 +6,8 @@ export enum QueueName {
   Maintenance = 'maintenance',
   /** Work derived from task changes, published from the outbox. */
   Effects = 'effects',
+  /** Durable workflow timers, as delayed jobs that wake the worker at a timer row's due time. */
+  Timers = 'timers',
 }
 
 export enum JobName {
@@ -15,6 +17,8 @@ export enum JobName {
   Notify = 'notify',
   /** Recompute a parent task's progress and child counts from its children, then move up the tree. */
   RollUp = 'roll-up',
+  /** Fire one task_timers row (a delayed job; the row is the truth). */
+  FireTimer = 'fire-timer',
 }
 
 /** One typed payload per job name. Payloads carry ids only; MySQL is the truth. */
@@ -22,6 +26,7 @@ export interface JobPayloads {
   [JobName.Heartbeat]: { scheduledBy: string };
   [JobName.Notify]: { taskId: string; eventSeq: number; template: string; to: string; userIds?: string[] };
   [JobName.RollUp]: { taskId: string };
+  [JobName.FireTimer]: { timerRowId: string; taskId: string; dueAt: string };
 }
 
 /** Which queue each job runs on. */
@@ -29,4 +34,5 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.Heartbeat]: QueueName.Maintenance,
   [JobName.Notify]: QueueName.Effects,
   [JobName.RollUp]: QueueName.Effects,
+  [JobName.FireTimer]: QueueName.Timers,
 };

@@ -1,10 +1,11 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, UseInterceptors } from '@nestjs/common';
 import { ApiHeader, ApiTags } from '@nestjs/swagger';
 import { Auth, Authenticated, DomainError, ErrorCode, Permission, type Principal } from '@gridflow/common';
-import { CreateTaskUseCase, GrantsService, TaskReader, TaskShell } from '@gridflow/domain';
+import { CreateTaskUseCase, ExpenseUseCase, GrantsService, HandoffUseCase, LedgerService, TaskReader, TaskShell, toLedgerEntryView } from '@gridflow/domain';
 import { decodeCursor, encodeCursor } from '../common/pagination.js';
 import { IdempotencyInterceptor } from '../common/idempotency.interceptor.js';
 import { CreateTaskDto, EventsQuery, ListTasksQuery } from './dto/task.dto.js';
+import { ExpenseDto, HandoffsDto, LedgerQuery } from './dto/handoff.dto.js';
 import { eventView, grantView, taskDetailView, taskView } from './task.views.js';
 
 const isKeyset = (v: unknown): v is { dueAt: string; id: string } =>
@@ -18,6 +19,8 @@ function parseIfMatch(header: string | undefined): number | undefined {
   return Number(m[1]);
 }
 
+const isDigits = (v: unknown): v is string => typeof v === 'string' && /^\d{1,20}$/.test(v);
+
 const ACTION_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,63}$/;
 
 @ApiTags('tasks')
@@ -28,7 +31,53 @@ export class TasksController {
     private readonly reader: TaskReader,
     private readonly shell: TaskShell,
     private readonly grants: GrantsService,
+    private readonly handoff: HandoffUseCase,
+    private readonly expense: ExpenseUseCase,
+    private readonly ledger: LedgerService,
   ) {}
+
+  @Post(':id/handoffs')
+  @Authenticated({ permission: Permission.TaskCreate })
+  @UseInterceptors(IdempotencyInterceptor)
+  @ApiHeader({ name: 'Idempotency-Key', required: false })
+  async handoffs(@Auth() principal: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: HandoffsDto) {
+    const children = await this.handoff.execute(
+      principal,
+      id,
+      dto.handoffs.map((h) => ({
+        assigneeOrgUnitId: h.assigneeOrgUnitId,
+        title: h.title,
+        dueAt: h.dueAt ? new Date(h.dueAt) : undefined,
+        fundingFen: h.fundingFen,
+        grants: h.grants.map((g) => ({
+          powerCode: g.powerCode,
+          scopeOrgUnitId: g.scopeOrgUnitId,
+          capFen: g.capFen,
+          validUntil: g.validUntil ? new Date(g.validUntil) : undefined,
+        })),
+        terms: h.terms,
+        weight: h.weight,
+      })),
+    );
+    return { items: children.map((c, i) => taskView(c, dto.handoffs[i].fundingFen)) };
+  }
+
+  @Post(':id/expenses')
+  @Authenticated({ permission: Permission.ExpenseWrite })
+  @UseInterceptors(IdempotencyInterceptor)
+  @ApiHeader({ name: 'Idempotency-Key', required: false })
+  async addExpense(@Auth() principal: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: ExpenseDto) {
+    const { entry, grant } = await this.expense.execute(principal, id, { amountFen: dto.amountFen, payee: dto.payee, note: dto.note });
+    return { entry: toLedgerEntryView(entry), grant: grant ? grantView(grant) : null, escrowBalanceFen: await this.ledger.balance(`task-${id}`) };
+  }
+
+  @Get(':id/ledger')
+  @Authenticated({ permission: Permission.TaskRead })
+  async ledgerOf(@Auth() principal: Principal, @Param('id', ParseUUIDPipe) id: string, @Query() q: LedgerQuery) {
+    await this.shell.getVisible(principal, id);
+    const page = await this.ledger.entriesForTask(id, { limit: q.limit, afterId: decodeCursor(q.cursor, isDigits) ?? null });
+    return { items: page.items.map(toLedgerEntryView), nextCursor: page.nextAfterId ? encodeCursor(page.nextAfterId) : null };
+  }
 
   @Post()
   @Authenticated({ permission: Permission.TaskCreate })

@@ -5,7 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import type { WorkerConfig } from '@gridflow/common';
-import { JOB_OPTIONS, JobName, outboxJobId, QueueName } from '@gridflow/queue';
+import { JOB_OPTIONS, JobName, outboxJobId, QueueName, timerJobId } from '@gridflow/queue';
 
 interface OutboxRow {
   id: string;
@@ -33,6 +33,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     @InjectQueue(QueueName.Effects) private readonly effects: Queue,
+    @InjectQueue(QueueName.Timers) private readonly timers: Queue,
     config: ConfigService,
   ) {
     this.pollMs = config.getOrThrow<WorkerConfig>('worker').outboxPollMs;
@@ -67,7 +68,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           WHERE sent_at IS NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
       )) as OutboxRow[];
       if (!rows.length) return 0;
-      const jobs: Parameters<Queue['addBulk']>[0] = [];
+      const jobs: ReturnType<OutboxRelay['toJob']>[] = [];
       const rollUps = new Map<string, OutboxRow>();
       for (const row of rows) {
         if (row.job_name === JobName.RollUp && row.aggregate_id) {
@@ -85,7 +86,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           folded.map((r) => r.id),
         );
       }
-      await this.effects.addBulk(jobs);
+      const byQueue = (q: QueueName) => jobs.filter((j) => j.queueName === q).map(({ queueName: _q, ...job }) => job);
+      await Promise.all([this.effects.addBulk(byQueue(QueueName.Effects)), this.timers.addBulk(byQueue(QueueName.Timers))]);
       await em.query(`UPDATE outbox SET sent_at = NOW(3), attempts = attempts + 1 WHERE id IN (${rows.map(() => '?').join(',')})`, rows.map((r) => r.id));
       return rows.length;
     });
@@ -93,9 +95,21 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   private toJob(row: OutboxRow, id: string) {
     const name = row.job_name as JobName;
+    const payload = JSON.parse(row.payload) as Record<string, unknown>;
+    if (name === JobName.FireTimer) {
+      // a delayed job per timer row, woken at its due time
+      const delay = Math.max(0, Date.parse(String(payload.dueAt)) - Date.now());
+      return {
+        name,
+        queueName: QueueName.Timers,
+        data: { ...payload, outboxId: String(row.id), correlationId: row.correlation_id },
+        opts: { ...JOB_OPTIONS[name], jobId: timerJobId(String(payload.timerRowId)), delay },
+      };
+    }
     return {
       name,
-      data: { ...(JSON.parse(row.payload) as object), outboxId: String(row.id), correlationId: row.correlation_id },
+      queueName: QueueName.Effects,
+      data: { ...payload, outboxId: String(row.id), correlationId: row.correlation_id },
       opts: { ...JOB_OPTIONS[name], jobId: id },
     };
   }

@@ -20,7 +20,7 @@ import {
   SYSTEM_ACTOR,
   type WorkflowDefinition,
 } from '@gridflow/engine';
-import { AccountEntity, type JsonObject, TaskEntity, TaskTimerEntity, UserEntity } from '@gridflow/persistence';
+import { AccountEntity, CategoryEntity, type JsonObject, TaskEntity, TaskTimerEntity, UserEntity } from '@gridflow/persistence';
 import { newId } from '@gridflow/common';
 import { JobName } from '@gridflow/queue';
 import { OutboxWriter, type OutboxMessage } from '../outbox/outbox.writer.js';
@@ -43,7 +43,7 @@ export interface StartOptions {
 }
 
 /** Facts the guards read, computed inside the transaction from the database (the truth). */
-async function loadFacts(em: EntityManager, task: TaskEntity): Promise<InstanceSnapshot['facts']> {
+async function loadFacts(em: EntityManager, task: TaskEntity, now = new Date()): Promise<InstanceSnapshot['facts']> {
   const [open] = (await em.query('SELECT COUNT(*) AS n FROM tasks WHERE parent_id = ? AND is_open = 1', [task.id])) as {
     n: number;
   }[];
@@ -53,9 +53,32 @@ async function loadFacts(em: EntityManager, task: TaskEntity): Promise<InstanceS
     escrowBalanceFen: account?.balanceFen ?? 0,
     openChildren: Number(open?.n ?? 0),
     progress: task.progress,
-    missingPowers: [],
+    missingPowers: await missingPowers(em, task, now),
     pendingExtensionDueAt: pending,
   };
+}
+
+/**
+ * Powers the task's category requires that the assignee holds neither as its own duty, nor by law, nor by an
+ * active grant on this task. Empty for a unit's own work.
+ */
+async function missingPowers(em: EntityManager, task: TaskEntity, now: Date): Promise<string[]> {
+  if (task.ownerOrgUnitId === task.assigneeOrgUnitId) return [];
+  const category = await em.getRepository(CategoryEntity).findOneBy({ code: task.categoryCode });
+  if (!category?.requiredPowerCodes.length) return [];
+  const kind = (await em.query('SELECT kind FROM org_units WHERE id = ?', [task.assigneeOrgUnitId])) as { kind: string }[];
+  const duty = (await em.query(
+    "SELECT 1 FROM duties WHERE category_code = ? AND ((scope = 'kind' AND scope_value = ?) OR (scope = 'unit' AND scope_value = ?)) LIMIT 1",
+    [category.code, kind[0]?.kind ?? '', task.assigneeOrgUnitId],
+  )) as unknown[];
+  if (duty.length) return [];
+  const held = (await em.query(
+    `SELECT power_code FROM grants WHERE task_id = ? AND grantee_org_unit_id = ? AND status = 'active' AND (valid_until IS NULL OR valid_until > ?)
+     UNION SELECT code FROM powers WHERE holder_org_unit_id = ?`,
+    [task.id, task.assigneeOrgUnitId, now, task.assigneeOrgUnitId],
+  )) as { power_code: string }[];
+  const have = new Set(held.map((r) => r.power_code));
+  return category.requiredPowerCodes.filter((c) => !have.has(c));
 }
 
 export function toInstance(task: TaskEntity, facts: InstanceSnapshot['facts']): InstanceSnapshot {
@@ -190,7 +213,7 @@ export class TaskShell {
     task.version += 1;
     await em.getRepository(TaskEntity).save(task);
 
-    await this.applyTimers(em, task, ok);
+    await this.applyTimers(em, task, ok, messages);
 
     const event = await appendEvent(em, {
       taskId: task.id,
@@ -212,22 +235,29 @@ export class TaskShell {
     return task;
   }
 
-  private async applyTimers(em: EntityManager, task: TaskEntity, ok: EvaluationOk): Promise<void> {
+  private async applyTimers(em: EntityManager, task: TaskEntity, ok: EvaluationOk, messages: OutboxMessage[]): Promise<void> {
     const repo = em.getRepository(TaskTimerEntity);
     if (ok.timers.cancel.length) {
       await repo.update({ taskId: task.id, timerId: In(ok.timers.cancel), status: 'pending' }, { status: 'cancelled' });
     }
     if (ok.timers.start.length) {
-      await repo.insert(
-        ok.timers.start.map((t) => ({
-          id: newId(),
-          taskId: task.id,
-          timerId: t.timerId,
-          state: t.state,
-          dueAt: new Date(t.dueAt),
-          status: 'pending',
-          doAction: t.do as JsonObject,
-          taskVersion: task.version,
+      const rows = ok.timers.start.map((t) => ({
+        id: newId(),
+        taskId: task.id,
+        timerId: t.timerId,
+        state: t.state,
+        dueAt: new Date(t.dueAt),
+        status: 'pending',
+        doAction: t.do as JsonObject,
+        taskVersion: task.version,
+      }));
+      await repo.insert(rows);
+      // the relay turns these into delayed jobs; the rows stay the truth if Redis loses them
+      messages.push(
+        ...rows.map((r) => ({
+          jobName: JobName.FireTimer,
+          aggregateId: task.id,
+          payload: { timerRowId: r.id, taskId: task.id, dueAt: r.dueAt.toISOString() },
         })),
       );
     }

@@ -4,6 +4,9 @@ import { LedgerDomainModule } from '../ledger/ledger.module.js';
 import { OutboxWriter } from '../outbox/outbox.writer.js';
 import { WorkflowDomainModule } from '../workflows/workflow.module.js';
 import { CreateTaskUseCase } from './create-task.usecase.js';
+import { ExpenseUseCase } from './expense.usecase.js';
+import { HandoffUseCase } from './handoff.usecase.js';
+import { CatalogDomainModule } from '../catalog/catalog.module.js';
 import { TaskEffects } from './task-effects.service.js';
 import { TaskReader } from './task-reader.service.js';
 import { TaskShell } from './task-shell.service.js';
@@ -11,8 +14,8 @@ import { RollUpService } from './roll-up.service.js';
 import { NotificationService } from '../notifications/notification.service.js';
 
 @Module({
-  imports: [WorkflowDomainModule, LedgerDomainModule],
-  providers: [TaskShell, TaskEffects, TaskReader, CreateTaskUseCase, OutboxWriter, GrantsService, RollUpService, NotificationService],
-  exports: [TaskShell, TaskReader, CreateTaskUseCase, OutboxWriter, GrantsService, RollUpService, NotificationService, WorkflowDomainModule, LedgerDomainModule],
+  imports: [WorkflowDomainModule, LedgerDomainModule, CatalogDomainModule],
+  providers: [TaskShell, TaskEffects, TaskReader, CreateTaskUseCase, HandoffUseCase, ExpenseUseCase, OutboxWriter, GrantsService, RollUpService, NotificationService],
+  exports: [TaskShell, TaskReader, CreateTaskUseCase, HandoffUseCase, ExpenseUseCase, OutboxWriter, GrantsService, RollUpService, NotificationService, WorkflowDomainModule, LedgerDomainModule],
 })
 export class TaskDomainModule {}
