@@ -143,7 +143,7 @@ describe('org tree, scope and errors (e2e)', () => {
       .http()
       .post('/api/v1/org-units')
       .set(admin.auth)
-      .send({ code: 'xh-big', name: 'x'.repeat(400 * 1024), kind: 'community', parentId: await unitId(t, 'xh-jd1') });
+      .send({ code: 'xh-big', name: 'x'.repeat(1100 * 1024), kind: 'community', parentId: await unitId(t, 'xh-jd1') });
     expect(big.status).toBe(413);
     expect(big.body.code).toBe('PAYLOAD_TOO_LARGE');
     for (const r of [bad, big]) expect(JSON.stringify(r.body)).not.toMatch(/at .*\.js|node_modules|SELECT|stack/i);

@@ -24,7 +24,8 @@ export enum JobName {
 /** One typed payload per job name. Payloads carry ids only; MySQL is the truth. */
 export interface JobPayloads {
   [JobName.Heartbeat]: { scheduledBy: string };
-  [JobName.Notify]: { taskId: string; eventSeq: number; template: string; to: string; userIds?: string[] };
+  /** One task (`taskId`), or many sibling tasks of a fan-out (`taskIds`), each notified about its event `eventSeq`. */
+  [JobName.Notify]: { taskId?: string; taskIds?: string[]; eventSeq: number; template: string; to: string; userIds?: string[] };
   [JobName.RollUp]: { taskId: string };
   [JobName.FireTimer]: { timerRowId: string; taskId: string; dueAt: string };
 }

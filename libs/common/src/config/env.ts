@@ -69,7 +69,7 @@ const schema: { [K in keyof Env]: Parser<Env[K]> } = {
   NODE_ENV: oneOf('development', ['development', 'test', 'production'] as const),
   PORT: int(3000, 1, 65535),
   LOG_LEVEL: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
-  BODY_LIMIT: str('256kb', (v) => (/^\d+(b|kb|mb)$/i.test(v) ? null : 'must look like 256kb or 1mb')),
+  BODY_LIMIT: str('1mb', (v) => (/^\d+(b|kb|mb)$/i.test(v) ? null : 'must look like 256kb or 1mb')),
   DATABASE_URL: str('mariadb://root@127.0.0.1:3306/gridflow', url(['mysql:', 'mariadb:'])),
   DATABASE_POOL_SIZE: int(10, 1, 500),
   REDIS_URL: str('redis://127.0.0.1:6379', url(['redis:', 'rediss:'])),

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull } from 'typeorm';
 import { newId, NotFoundError, type Principal } from '@gridflow/common';
 import { NotificationEntity, TaskEntity, UserEntity } from '@gridflow/persistence';
 import { pathIds } from '../tasks/task-paths.js';
@@ -24,30 +24,105 @@ const TITLES: Record<string, string> = {
   'task.extension_requested': '延期申请：{title}',
   'task.extension_approved': '延期已批准：{title}',
   'task.extension_denied': '延期未批准：{title}',
+  'task.acceptance_reminder': '待接收提醒：{title}',
+  'task.consultation_reminder': '待协商提醒：{title}',
+  'task.due_soon': '即将到期：{title}',
+  'task.overdue': '任务已逾期：{title}',
+  'timer.remind': '办理提醒：{title}',
+  'timer.escalate': '升级提醒：{title}',
+  'task.escalation_urge': '催办（逾期未办）：{title}',
+  'task.escalation_supervision': '督办：{title}',
+  'task.escalation_listed': '挂牌督办：{title}',
 };
+
+/** The unit whose users a notification about the task goes to. */
+function recipientUnit(task: Pick<TaskEntity, 'ownerOrgUnitId' | 'assigneeOrgUnitId' | 'ownerPath'>, to: string): string | undefined {
+  if (to === 'owner' || to === 'initiator') return task.ownerOrgUnitId;
+  if (to === 'ownerSuperior') {
+    const ids = pathIds(task.ownerPath);
+    return ids[ids.length - 2];
+  }
+  return task.assigneeOrgUnitId;
+}
 
 /** In-app notifications: delivery from task events (idempotent per event, template and user) and the inbox. */
 @Injectable()
 export class NotificationService {
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
-  /** Delivers one notify effect. Returns how many notifications were new. */
-  async deliver(em: EntityManager, p: { taskId: string; eventSeq: number; template: string; to: string; userIds?: string[] }): Promise<number> {
-    const task = await em.getRepository(TaskEntity).findOneBy({ id: p.taskId });
-    if (!task) return 0;
-    const recipients = p.userIds?.length ? p.userIds : await this.unitRecipients(em, task, p.to);
-    if (!recipients.length) return 0;
-    const title = (TITLES[p.template] ?? '任务动态：{title}').replace('{title}', task.title).slice(0, 300);
-    const rows = recipients.map((userId) => ({
+  /**
+   * Delivers one notify effect — for one task, or for the many children of a fan-out in a few bulk statements.
+   * Returns how many notifications were new (a redelivery inserts none: the dedup key is per event and user).
+   */
+  async deliver(
+    em: EntityManager,
+    p: { taskId?: string; taskIds?: string[]; eventSeq: number; template: string; to: string; userIds?: string[] },
+  ): Promise<number> {
+    const ids = p.taskIds ?? (p.taskId ? [p.taskId] : []);
+    if (!ids.length) return 0;
+    const tasks = await em.getRepository(TaskEntity).find({
+      where: { id: In(ids) },
+      select: { id: true, title: true, ownerOrgUnitId: true, assigneeOrgUnitId: true, ownerPath: true },
+    });
+    const unitOf = (task: TaskEntity) => recipientUnit(task, p.to);
+    const byUnit = new Map<string, string[]>();
+    if (!p.userIds?.length) {
+      const units = [...new Set(tasks.map(unitOf).filter((u): u is string => !!u))];
+      const users = units.length
+        ? await em.getRepository(UserEntity).find({ where: { orgUnitId: In(units), disabled: false }, select: { id: true, roles: true, orgUnitId: true } })
+        : [];
+      for (const u of users) {
+        if (!u.roles.some((r) => RECIPIENT_ROLES.includes(r))) continue;
+        byUnit.set(u.orgUnitId, [...(byUnit.get(u.orgUnitId) ?? []), u.id]);
+      }
+    }
+    const template = p.template.slice(0, 64);
+    const rows = tasks.flatMap((task) => {
+      const unit = unitOf(task);
+      const recipients = p.userIds?.length ? [...new Set(p.userIds)] : unit ? (byUnit.get(unit) ?? []) : [];
+      const title = (TITLES[p.template] ?? '任务动态：{title}').replace('{title}', task.title).slice(0, 300);
+      return recipients.map((userId) => ({
+        id: newId(),
+        userId,
+        taskId: task.id,
+        template,
+        title,
+        dedupKey: `${task.id}-${p.eventSeq}-${p.template}-${userId}`.slice(0, 200),
+      }));
+    });
+    let inserted = 0;
+    for (let i = 0; i < rows.length; i += 1000) {
+      const res = await em.createQueryBuilder().insert().into(NotificationEntity).values(rows.slice(i, i + 1000)).orIgnore().execute();
+      inserted += Number((res.raw as { affectedRows?: number })?.affectedRows ?? 0);
+    }
+    return inserted;
+  }
+
+  async deliverKeyed(em: EntityManager, p: { task: TaskEntity; template: string; userIds: string[]; dedupBase: string }): Promise<number> {
+    const userIds = [...new Set(p.userIds)];
+    if (!userIds.length) return 0;
+    const title = (TITLES[p.template] ?? '任务动态：{title}').replace('{title}', p.task.title).slice(0, 300);
+    const rows = userIds.map((userId) => ({
       id: newId(),
       userId,
-      taskId: task.id,
+      taskId: p.task.id,
       template: p.template.slice(0, 64),
       title,
-      dedupKey: `${task.id}-${p.eventSeq}-${p.template}-${userId}`.slice(0, 200),
+      dedupKey: `${p.dedupBase}-${userId}`.slice(0, 200),
     }));
     const res = await em.createQueryBuilder().insert().into(NotificationEntity).values(rows).orIgnore().execute();
     return res.raw?.affectedRows ?? rows.length;
+  }
+
+  /** The active users of a unit holding one of `roles` (default: the roles that receive task notifications). */
+  async usersOf(em: EntityManager, unitId: string, roles: readonly string[] = RECIPIENT_ROLES): Promise<string[]> {
+    const users = await em.getRepository(UserEntity).find({ where: { orgUnitId: unitId, disabled: false }, select: { id: true, roles: true } });
+    return users.filter((u) => u.roles.some((r) => roles.includes(r))).map((u) => u.id).sort();
+  }
+
+  /** The recipients of a notify target (`owner`, `assignee`, `ownerSuperior`, `initiator`) for a task. */
+  recipientsFor(em: EntityManager, task: TaskEntity, to: string): Promise<string[]> {
+    return this.unitRecipients(em, task, to);
   }
 
   private async unitRecipients(em: EntityManager, task: TaskEntity, to: string): Promise<string[]> {

@@ -66,18 +66,27 @@ export class CreateTaskUseCase {
         createdBy: principal.userId,
         closedAt: null,
       });
-      await em.getRepository(TaskEntity).insert(task);
       if (cmd.fundingFen && cmd.fundingFen > 0) {
         await this.ledger.post(em, [
           { from: orgAccountId(unit.id), to: taskAccountId(id), amountFen: cmd.fundingFen, kind: 'funding', taskId: id, actorUserId: principal.userId },
         ]);
       }
       const entryState = wf.definition.states.some((s) => s.id === 'in_progress' && (s.entry || s.initial)) ? 'in_progress' : undefined;
-      return this.shell.start(em, principal, task, wf, {
-        entryState,
+      const [started] = await this.shell.startNew(
+        em,
+        principal,
+        wf,
+        [
+          {
+            task,
+            entryState,
+            facts: { escrowBalanceFen: cmd.fundingFen ?? 0 },
+            eventPayload: { title: cmd.title, categoryCode: category.code, dueAt: cmd.dueAt.toISOString(), fundingFen: cmd.fundingFen ?? 0 },
+          },
+        ],
         now,
-        eventPayload: { title: cmd.title, categoryCode: category.code, dueAt: cmd.dueAt.toISOString(), fundingFen: cmd.fundingFen ?? 0 },
-      });
+      );
+      return started;
     });
   }
 }

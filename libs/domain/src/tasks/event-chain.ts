@@ -47,6 +47,13 @@ export async function appendEvent(em: EntityManager, e: NewEvent): Promise<TaskE
   return row;
 }
 
+/** Writes the first event of many new tasks in one statement (seq 1, chained to the genesis hash). */
+export async function insertFirstEvents(em: EntityManager, events: NewEvent[]): Promise<void> {
+  const repo = em.getRepository(TaskEventEntity);
+  const rows = events.map((e) => repo.create({ ...e, seq: 1, prevHash: GENESIS_HASH, hash: eventHash({ ...e, seq: 1 }, GENESIS_HASH) }));
+  for (let i = 0; i < rows.length; i += 1000) await repo.insert(rows.slice(i, i + 1000));
+}
+
 /** Recomputes the chain; returns the first broken seq, or null when every link holds. */
 export function verifyChain(events: TaskEventEntity[]): { valid: boolean; count: number; brokenAtSeq: number | null } {
   let prev = GENESIS_HASH;

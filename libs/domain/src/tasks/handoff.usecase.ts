@@ -90,34 +90,44 @@ export class HandoffUseCase {
         (g) => g.granteeOrgUnitId === sender.id && GrantsService.isActive(g, now),
       );
       const wf = await this.workflows.current(category.workflowKey, em);
+      const ownDuty = await this.ownDutyReceivers(em, category.code, [...receivers.values()]);
 
       const planned: PlannedChild[] = [];
       for (const [index, h] of handoffs.entries()) {
-        planned.push(await this.plan(em, { index, h, parent, sender, receiver: receivers.get(h.assigneeOrgUnitId)!, category, powers, parentGrants, now, wfVersion: wf.version, wfKey: wf.key }));
+        planned.push(await this.plan(em, { index, h, parent, sender, receiver: receivers.get(h.assigneeOrgUnitId)!, ownDuty: ownDuty.has(h.assigneeOrgUnitId), category, powers, parentGrants, now, wfVersion: wf.version, wfKey: wf.key }));
       }
 
       for (const p of planned) p.task.createdBy = principal.userId;
-      await em.getRepository(TaskEntity).insert(planned.map((p) => p.task));
       const grantRows = planned.flatMap((p) => p.grants);
-      if (grantRows.length) await em.getRepository(GrantEntity).insert(grantRows);
+      for (let i = 0; i < grantRows.length; i += 1000) await em.getRepository(GrantEntity).insert(grantRows.slice(i, i + 1000));
       await this.ledger.post(em, await this.fundingPostings(em, parent, planned, principal));
-
-      const messages: OutboxMessage[] = [];
-      for (const p of planned) {
-        await this.shell.start(em, principal, p.task, wf, {
+      await this.shell.startNew(
+        em,
+        principal,
+        wf,
+        planned.map((p) => ({
+          task: p.task,
           entryState: p.entryState,
-          now,
+          facts: { escrowBalanceFen: p.fundingFen },
           eventPayload: {
             parentId: parent.id,
             fundingFen: p.fundingFen,
             grants: p.grants.map((g) => ({ id: g.id, powerCode: g.powerCode, scopeOrgUnitId: g.scopeOrgUnitId, capFen: g.capFen })),
           },
-        });
-        messages.push({
-          jobName: JobName.Notify,
-          aggregateId: p.task.id,
-          payload: { taskId: p.task.id, eventSeq: 1, template: p.entryState === 'in_consultation' ? 'task.consultation' : 'task.assigned', to: 'assignee' },
-        });
+        })),
+        now,
+      );
+      // one notification job per 500 children: the fan-out's per-child work runs through the queue
+      const messages: OutboxMessage[] = [];
+      for (const entry of ['pending_acceptance', 'in_consultation']) {
+        const ids = planned.filter((p) => p.entryState === entry).map((p) => p.task.id);
+        for (let i = 0; i < ids.length; i += 500) {
+          messages.push({
+            jobName: JobName.Notify,
+            aggregateId: parent.id,
+            payload: { taskIds: ids.slice(i, i + 500), eventSeq: 1, template: entry === 'in_consultation' ? 'task.consultation' : 'task.assigned', to: 'assignee' },
+          });
+        }
       }
       parent.version += 1;
       await em.getRepository(TaskEntity).update({ id: parent.id }, { version: parent.version });
@@ -152,6 +162,18 @@ export class HandoffUseCase {
     return found;
   }
 
+  /** Receivers for which the category is their own statutory duty (by kind or by unit), in one query. */
+  private async ownDutyReceivers(em: EntityManager, categoryCode: string, receivers: OrgUnitEntity[]): Promise<Set<string>> {
+    const kinds = [...new Set(receivers.map((r) => r.kind))];
+    const rows = (await em.query(
+      "SELECT scope, scope_value AS v FROM duties WHERE category_code = ? AND ((scope = 'kind' AND scope_value IN (?)) OR (scope = 'unit' AND scope_value IN (?)))",
+      [categoryCode, kinds, receivers.map((r) => r.id)],
+    )) as { scope: string; v: string }[];
+    const byKind = new Set(rows.filter((r) => r.scope === 'kind').map((r) => r.v));
+    const byUnit = new Set(rows.filter((r) => r.scope === 'unit').map((r) => r.v));
+    return new Set(receivers.filter((r) => byKind.has(r.kind) || byUnit.has(r.id)).map((r) => r.id));
+  }
+
   private async loadPowers(em: EntityManager, handoffs: HandoffRequest[], category: CategoryEntity): Promise<Map<string, PowerEntity>> {
     const codes = [...new Set([...category.requiredPowerCodes, ...handoffs.flatMap((h) => h.grants.map((g) => g.powerCode))])];
     const powers = await this.catalog.requirePowers(codes, em);
@@ -166,6 +188,7 @@ export class HandoffUseCase {
       parent: TaskEntity;
       sender: OrgUnitEntity;
       receiver: OrgUnitEntity;
+      ownDuty: boolean;
       category: CategoryEntity;
       powers: Map<string, PowerEntity>;
       parentGrants: GrantEntity[];
@@ -174,7 +197,7 @@ export class HandoffUseCase {
       wfVersion: number;
     },
   ): Promise<PlannedChild> {
-    const { index, h, parent, sender, receiver, category, now } = a;
+    const { index, h, parent, sender, receiver, category, now, ownDuty } = a;
     const at = { index, assigneeOrgUnitId: receiver.id };
     if (!channelAllowed(sender, receiver)) {
       throw new DomainError(HandoffErrorCode.HANDOFF_CHANNEL_NOT_ALLOWED, `A ${sender.kind} cannot hand work to this ${receiver.kind}`, {
@@ -192,7 +215,6 @@ export class HandoffUseCase {
       throw new DomainError(HandoffErrorCode.FUNDS_MUST_FOLLOW_TASK, 'A handoff must carry funding (fundingFen > 0)', at);
     }
 
-    const ownDuty = await this.catalog.isOwnDuty(receiver, category.code, em);
     const requested = new Set(h.grants.map((g) => g.powerCode));
     if (requested.size !== h.grants.length) throw new DomainError(HandoffErrorCode.DUPLICATE_GRANT, 'A power is granted twice', at);
     const missingPowers = ownDuty ? [] : category.requiredPowerCodes.filter((c) => !requested.has(c));

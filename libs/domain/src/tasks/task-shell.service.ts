@@ -15,6 +15,7 @@ import {
   type Directory,
   type Role,
   type Relation,
+  type Refusal,
   refusalReason,
   startInstance,
   SYSTEM_ACTOR,
@@ -25,21 +26,16 @@ import { newId } from '@gridflow/common';
 import { JobName } from '@gridflow/queue';
 import { OutboxWriter, type OutboxMessage } from '../outbox/outbox.writer.js';
 import { WorkflowCatalog, type PublishedWorkflow } from '../workflows/workflow-catalog.service.js';
-import { appendEvent } from './event-chain.js';
+import { appendEvent, insertFirstEvents } from './event-chain.js';
 import { TaskEffects, type EffectContext } from './task-effects.service.js';
 import { pathIds, taskVisibleTo } from './task-paths.js';
 import './task-errors.js';
+import { assertUrgeAllowed, URGE_ACTION } from '../timers/urge-rate-limit.js';
 
 export interface PerformOptions {
   /** The version the caller last saw (If-Match); a different current version is 409 VERSION_CONFLICT. */
   expectedVersion?: number;
   now?: Date;
-}
-
-export interface StartOptions {
-  entryState?: string;
-  now?: Date;
-  eventPayload?: Record<string, unknown>;
 }
 
 /** Facts the guards read, computed inside the transaction from the database (the truth). */
@@ -97,6 +93,44 @@ export function toInstance(task: TaskEntity, facts: InstanceSnapshot['facts']): 
   };
 }
 
+type TimerRow = Pick<TaskTimerEntity, 'id' | 'taskId' | 'timerId' | 'state' | 'dueAt' | 'status' | 'doAction' | 'taskVersion'>;
+
+/** The task_timers rows for the timers an evaluation started. */
+function timerRowsFor(task: TaskEntity, ok: EvaluationOk): TimerRow[] {
+  return ok.timers.start.map((t) => ({
+    id: newId(),
+    taskId: task.id,
+    timerId: t.timerId,
+    state: t.state,
+    dueAt: new Date(t.dueAt),
+    status: 'pending',
+    doAction: t.do as JsonObject,
+    taskVersion: task.version,
+  }));
+}
+
+const fireTimerMessage = (r: TimerRow): OutboxMessage => ({
+  jobName: JobName.FireTimer,
+  aggregateId: r.taskId,
+  payload: { timerRowId: r.id, taskId: r.taskId, dueAt: r.dueAt.toISOString() },
+});
+
+function refusalError(r: Refusal): DomainError {
+  return new DomainError(r.code, r.message, {
+    reason: refusalReason(r),
+    ...(r.guard ? { guard: r.guard } : {}),
+    ...(r.details !== undefined ? { details: r.details } : {}),
+  });
+}
+
+export interface NewTask {
+  /** Not yet inserted: startNew inserts it in its entry state. */
+  task: TaskEntity;
+  entryState?: string;
+  facts: InstanceSnapshot['facts'];
+  eventPayload: Record<string, unknown>;
+}
+
 export function actorOf(principal: Principal): Actor {
   return { userId: principal.userId, orgUnitId: principal.orgUnitId, roles: principal.roles };
 }
@@ -152,13 +186,18 @@ export class TaskShell {
       const instance = toInstance(task, await loadFacts(em, task));
       const directory = await this.directoryFor(em, wf.definition, task);
       const result = evaluate(wf.compiled, instance, actorOf(principal), action, payload, now, directory);
+      if (result.ok && result.action === URGE_ACTION) await assertUrgeAllowed(em, task.id, now);
       return this.apply(em, task, wf, result, { principal, payload, now });
     });
   }
 
-  /** Fires a workflow timer as the system (used by the timer worker). Stale timers are refused by the engine. */
-  async fireTimer(taskId: string, timerId: string, now = new Date()): Promise<TaskEntity> {
-    return this.ds.transaction(async (em) => {
+  /**
+   * Fires a workflow timer as the system (used by the timer worker). Stale timers are refused by the engine. With
+   * `outer`, it runs inside the caller's transaction (the timer worker marks its timer row fired in the same one).
+   */
+  async fireTimer(taskId: string, timerId: string, now = new Date(), outer?: EntityManager): Promise<TaskEntity> {
+    const run = (fn: (em: EntityManager) => Promise<TaskEntity>) => (outer ? fn(outer) : this.ds.transaction(fn));
+    return run(async (em) => {
       const task = await em.getRepository(TaskEntity).findOne({ where: { id: taskId }, lock: { mode: 'pessimistic_write' } });
       if (!task) throw new NotFoundError('Task');
       const wf = await this.workflows.version(task.workflowKey, task.workflowVersion, em);
@@ -170,15 +209,53 @@ export class TaskShell {
   }
 
   /**
-   * Starts a new task inside the caller's transaction: the row must already be inserted (state is set here).
-   * Writes the `create` event, the entry effects, timers and outbox rows.
+   * Starts new tasks inside the caller's transaction: evaluates each entry with the engine, then writes the task
+   * rows (already in their entry state), their `create` events, timers and outbox rows in a few bulk statements, so
+   * a handoff to thousands of grids costs a handful of round trips. The caller supplies the facts of each new task
+   * (it knows them: it just funded it and checked its powers).
    */
-  async start(em: EntityManager, principal: Principal, task: TaskEntity, wf: PublishedWorkflow, opts: StartOptions = {}): Promise<TaskEntity> {
-    const now = opts.now ?? new Date();
-    const { state: _s, ...rest } = toInstance(task, await loadFacts(em, task));
-    const directory = await this.directoryFor(em, wf.definition, task);
-    const result = startInstance(wf.compiled, rest, actorOf(principal), now, { entryState: opts.entryState, directory });
-    return this.apply(em, task, wf, result, { principal, payload: opts.eventPayload ?? {}, now, eventAction: 'create' });
+  async startNew(em: EntityManager, principal: Principal, wf: PublishedWorkflow, items: NewTask[], now = new Date()): Promise<TaskEntity[]> {
+    const messages: OutboxMessage[] = [];
+    const events: Parameters<typeof insertFirstEvents>[1] = [];
+    const timerRows: TimerRow[] = [];
+    const needsDirectory = wf.definition.states.some((s) => s.approval);
+    for (const item of items) {
+      const task = item.task;
+      const { state: _s, ...instance } = toInstance(task, { openChildren: 0, progress: 0, missingPowers: [], pendingExtensionDueAt: null, ...item.facts });
+      const directory = needsDirectory ? await this.directoryFor(em, wf.definition, task) : undefined;
+      const result = startInstance(wf.compiled, instance, actorOf(principal), now, { entryState: item.entryState, directory });
+      if (!result.ok) throw refusalError(result.refusal);
+      const own: OutboxMessage[] = [];
+      for (const effect of result.effects) {
+        await this.effects.apply(effect, { em, task, workflow: wf, principal, payload: item.eventPayload, now, outbox: own });
+      }
+      task.state = result.nextState;
+      task.isOpen = !result.final;
+      task.approval = (result.approval as unknown as JsonObject) ?? null;
+      task.version = 1;
+      timerRows.push(...timerRowsFor(task, result));
+      events.push({
+        taskId: task.id,
+        action: 'create',
+        fromState: null,
+        toState: result.nextState,
+        actorUserId: principal.userId,
+        actorOrgUnitId: principal.orgUnitId,
+        payload: item.eventPayload,
+        at: now,
+      });
+      for (const m of own) if (m.jobName === JobName.Notify) (m.payload as { eventSeq: number }).eventSeq = 1;
+      messages.push(...own);
+    }
+    const repo = em.getRepository(TaskEntity);
+    for (let i = 0; i < items.length; i += 1000) await repo.insert(items.slice(i, i + 1000).map((it) => it.task));
+    await insertFirstEvents(em, events);
+    if (timerRows.length) {
+      for (let i = 0; i < timerRows.length; i += 1000) await em.getRepository(TaskTimerEntity).insert(timerRows.slice(i, i + 1000));
+      messages.push(...timerRows.map(fireTimerMessage));
+    }
+    await this.outbox.add(em, messages);
+    return items.map((it) => it.task);
   }
 
   private async apply(
@@ -188,10 +265,7 @@ export class TaskShell {
     result: EvaluationResult,
     ctx: { principal: Principal | null; payload: Record<string, unknown>; now: Date; eventAction?: string },
   ): Promise<TaskEntity> {
-    if (!result.ok) {
-      const r = result.refusal;
-      throw new DomainError(r.code, r.message, { reason: refusalReason(r), ...(r.guard ? { guard: r.guard } : {}), ...(r.details !== undefined ? { details: r.details } : {}) });
-    }
+    if (!result.ok) throw refusalError(result.refusal);
     const ok: EvaluationOk = result;
     const messages: OutboxMessage[] = [];
     const effectCtx: EffectContext = {
@@ -240,26 +314,11 @@ export class TaskShell {
     if (ok.timers.cancel.length) {
       await repo.update({ taskId: task.id, timerId: In(ok.timers.cancel), status: 'pending' }, { status: 'cancelled' });
     }
-    if (ok.timers.start.length) {
-      const rows = ok.timers.start.map((t) => ({
-        id: newId(),
-        taskId: task.id,
-        timerId: t.timerId,
-        state: t.state,
-        dueAt: new Date(t.dueAt),
-        status: 'pending',
-        doAction: t.do as JsonObject,
-        taskVersion: task.version,
-      }));
+    const rows = timerRowsFor(task, ok);
+    if (rows.length) {
       await repo.insert(rows);
       // the relay turns these into delayed jobs; the rows stay the truth if Redis loses them
-      messages.push(
-        ...rows.map((r) => ({
-          jobName: JobName.FireTimer,
-          aggregateId: task.id,
-          payload: { timerRowId: r.id, taskId: task.id, dueAt: r.dueAt.toISOString() },
-        })),
-      );
+      messages.push(...rows.map(fireTimerMessage));
     }
   }
 

@@ -1,0 +1,101 @@
+/**
+ * Fan-out: one community hands a sanitation task to N grids (its own duty, so no grants) in one request.
+ * Reports the time until the children exist (the HTTP response), until every child's notifications are delivered,
+ * and until the parent's roll-up shows all N children — with the API and a worker in this process, on the real
+ * MariaDB and Redis of the bench database.
+ */
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import request from 'supertest';
+import type { DataSource } from 'typeorm';
+import { newId } from '../libs/common/src/index.js';
+import { AppModule } from '../apps/api/src/app.module.js';
+import { configureApp } from '../apps/api/src/configure-app.js';
+import { WorkerModule } from '../apps/worker/src/worker.module.js';
+import type { BenchFigure } from './engine-vs-bpmn.js';
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
+  const start = performance.now();
+  while (performance.now() - start < timeoutMs) {
+    if (await check()) return performance.now() - start;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return null;
+}
+
+/** A bench community with `n` grids under the seeded street xh-jd2, its leader, and its grid workers. */
+async function buildCommunity(ds: DataSource, n: number, password: string): Promise<{ communityId: string; leader: string }> {
+  const [street] = (await ds.query("SELECT id, path FROM org_units WHERE code = 'xh-jd2'")) as { id: string; path: string }[];
+  const code = `bench-sq-${Date.now().toString(36)}`;
+  const communityId = newId();
+  const cPath = `${street.path}${communityId}/`;
+  await ds.query('INSERT INTO org_units (id, code, name, kind, parent_id, path, depth) VALUES (?, ?, ?, ?, ?, ?, ?)', [communityId, code, '压测社区', 'community', street.id, cPath, 2]);
+  const [{ password_hash }] = (await ds.query("SELECT password_hash FROM users WHERE username = 'xh-jd2-sq1-leader'")) as { password_hash: string }[];
+  const leader = `${code}-leader`;
+  await ds.query('INSERT INTO users (id, username, display_name, org_unit_id, roles, password_hash) VALUES (?, ?, ?, ?, ?, ?)', [newId(), leader, '压测社区书记', communityId, 'leader', password_hash]);
+  for (let i = 0; i < n; i += 500) {
+    const rows: unknown[] = [];
+    const users: unknown[] = [];
+    for (let j = i; j < Math.min(n, i + 500); j++) {
+      const id = newId();
+      rows.push(id, `${code}-wg${j}`, `压测网格${j}`, 'grid', communityId, `${cPath}${id}/`, 3);
+      users.push(newId(), `${code}-wg${j}-worker`, `网格员${j}`, id, 'grid_worker', password_hash);
+    }
+    const k = rows.length / 7;
+    await ds.query(`INSERT INTO org_units (id, code, name, kind, parent_id, path, depth) VALUES ${Array(k).fill('(?, ?, ?, ?, ?, ?, ?)').join(',')}`, rows);
+    await ds.query(`INSERT INTO users (id, username, display_name, org_unit_id, roles, password_hash) VALUES ${Array(k).fill('(?, ?, ?, ?, ?, ?)').join(',')}`, users);
+  }
+  // an opening budget for the bench community, from the appropriation account
+  await ds.query("INSERT INTO accounts (id, kind, org_unit_id, balance_fen) VALUES (?, 'budget', ?, ?)", [`org-${communityId}`, communityId, n * 1000]);
+  await ds.query("UPDATE accounts SET balance_fen = balance_fen - ? WHERE id = 'external-appropriation'", [n * 1000]);
+  await ds.query("INSERT INTO ledger_entries (debit_account, credit_account, amount_fen, kind, note) VALUES (?, 'external-appropriation', ?, 'appropriation', 'bench')", [`org-${communityId}`, n * 1000]);
+  void password;
+  return { communityId, leader };
+}
+
+export async function runFanout(opts: { quick: boolean }): Promise<BenchFigure[]> {
+  const n = opts.quick ? 500 : 3000;
+  const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, logger: ['error'] });
+  configureApp(app);
+  await app.init();
+  const worker = await NestFactory.createApplicationContext(WorkerModule, { logger: ['error'] });
+  await worker.init();
+  const ds = app.get<DataSource>(getDataSourceToken());
+  const http = () => request(app.getHttpServer());
+  try {
+    const password = process.env.DEMO_PASSWORD ?? 'Gridflow@2026';
+    const { communityId, leader } = await buildCommunity(ds, n, password);
+    const login = await http().post('/api/v1/auth/login').send({ username: leader, password });
+    const auth = { Authorization: `Bearer ${login.body.accessToken}` };
+    const due = new Date(Date.now() + 7 * 86400_000).toISOString();
+    const parent = await http().post('/api/v1/tasks').set(auth).send({ title: '全域环境卫生网格清洁', categoryCode: 'SANITATION_GRID_CLEANING', dueAt: due, fundingFen: n * 1000 });
+    if (parent.status !== 201) throw new Error(`bench parent task: ${parent.status} ${JSON.stringify(parent.body)}`);
+    const grids = (await ds.query('SELECT id FROM org_units WHERE parent_id = ? ORDER BY id', [communityId])) as { id: string }[];
+    const body = { handoffs: grids.map((g) => ({ assigneeOrgUnitId: g.id, fundingFen: 1000, grants: [] })) };
+
+    const t0 = performance.now();
+    const res = await http().post(`/api/v1/tasks/${parent.body.id}/handoffs`).set(auth).send(body);
+    const created = performance.now() - t0;
+    if (res.status !== 201) throw new Error(`bench handoff: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
+    const notified = await until(async () => {
+      const [{ c }] = (await ds.query("SELECT COUNT(DISTINCT task_id) AS c FROM notifications WHERE template = 'task.assigned' AND task_id IN (SELECT id FROM tasks WHERE parent_id = ?)", [parent.body.id])) as { c: number }[];
+      return Number(c) === n;
+    }, 120_000);
+    const settled = await until(async () => {
+      const [row] = (await ds.query('SELECT children_total, children_open FROM tasks WHERE id = ?', [parent.body.id])) as { children_total: number; children_open: number }[];
+      return Number(row.children_total) === n && Number(row.children_open) === n;
+    }, 120_000);
+    const all = Math.max(created, created + (notified ?? Infinity), created + (settled ?? Infinity));
+    const target = 10_000;
+    return [
+      { name: `fan-out ${n}: children exist (handoff response)`, value: Math.round(created), unit: 'ms' },
+      { name: `fan-out ${n}: all children notified`, value: Math.round(created + (notified ?? NaN)), unit: 'ms' },
+      { name: `fan-out ${n}: roll-up settled`, value: Math.round(created + (settled ?? NaN)), unit: 'ms' },
+      { name: `fan-out ${n}: everything done`, value: Math.round(all), unit: 'ms', ...(opts.quick ? {} : { target, met: all <= target }) },
+    ];
+  } finally {
+    await worker.close();
+    await app.close();
+  }
+}

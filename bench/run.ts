@@ -1,0 +1,47 @@
+/**
+ * ./scripts/bench entry point: runs every phase in one process, prints a table, and writes
+ * bench/results/<date>.json (`{results: [{name, value, unit, ceiling?, ratio?, target?, met?}]}`) and a Markdown
+ * summary beside it. `--quick` runs each phase at a size that finishes in minutes.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { runEngineVsBpmn, type BenchFigure } from './engine-vs-bpmn.js';
+import { runFanout } from './fanout.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+
+const phases: Array<[string, (o: { quick: boolean }) => Promise<BenchFigure[]>]> = [
+  ['engine', runEngineVsBpmn],
+  ['fanout', runFanout],
+];
+
+const results: (BenchFigure & { phase: string })[] = [];
+for (const [phase, run] of phases) {
+  if (only && !only.includes(phase)) continue;
+  const t0 = Date.now();
+  try {
+    for (const r of await run({ quick })) results.push({ phase, ...r });
+  } catch (e) {
+    results.push({ phase, name: `${phase}: failed — ${(e as Error).message.slice(0, 200)}`, value: NaN, unit: '' });
+  }
+  console.error(`[bench] ${phase} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+const fmt = (v: number | undefined) => (v === undefined ? '' : Number.isFinite(v) ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en') : v.toPrecision(3)) : String(v));
+const header = ['phase', 'figure', 'value', 'unit', 'ceiling', 'ratio', 'target', 'met'];
+const rows = results.map((r) => [r.phase, r.name, fmt(r.value), r.unit, fmt(r.ceiling), fmt(r.ratio), fmt(r.target), r.met === undefined ? '' : r.met ? 'yes' : 'NO']);
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+console.log(line(header));
+console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const r of rows) console.log(line(r));
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+await mkdir('bench/results', { recursive: true });
+await writeFile(`bench/results/${stamp}.json`, JSON.stringify({ at: new Date().toISOString(), quick, machine, results }, null, 2));
+const md = [`# Bench ${new Date().toISOString()}${quick ? ' (quick)' : ''}`, '', `Machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}`, '', `| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`), ''].join('\n');
+await writeFile(`bench/results/${stamp}.md`, md);
+console.log(`\nwritten bench/results/${stamp}.json and .md`);
+process.exit(0);
