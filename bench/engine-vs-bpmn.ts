@@ -16,16 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { Engine } from 'bpmn-engine';
 import type { Actor, InstanceSnapshot, WorkflowDefinition } from '../libs/engine/src/index.js';
 import { compile, evaluate } from '../libs/engine/src/index.js';
+import { printTable, type BenchFigure } from './report.js';
 
-export interface BenchFigure {
-  name: string;
-  value: number;
-  unit: string;
-  ceiling?: number;
-  ratio?: number;
-  target?: number;
-  met?: boolean;
-}
 
 const TARGET_RATIO = 1000;
 const NOW = Date.parse('2025-03-01T08:00:00.000Z');
@@ -176,22 +168,6 @@ export async function runEngineVsBpmn(opts: { quick: boolean }): Promise<BenchFi
   ];
 }
 
-function printTable(figures: BenchFigure[]): void {
-  const rows = figures.map((f) => [
-    f.name,
-    f.value.toLocaleString('en-US'),
-    f.unit,
-    f.target !== undefined ? `≥ ${f.target}` : f.ceiling !== undefined ? `≤ ${f.ceiling}` : '',
-    f.met === undefined ? '' : f.met ? 'met' : 'NOT MET',
-  ]);
-  const head = ['figure', 'value', 'unit', 'target', ''];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === 1 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
-}
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const quick = process.argv.includes('--quick');

@@ -13,7 +13,7 @@ import { newId } from '../libs/common/src/index.js';
 import { AppModule } from '../apps/api/src/app.module.js';
 import { configureApp } from '../apps/api/src/configure-app.js';
 import { WorkerModule } from '../apps/worker/src/worker.module.js';
-import type { BenchFigure } from './engine-vs-bpmn.js';
+import type { BenchFigure } from './report.js';
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
   const start = performance.now();

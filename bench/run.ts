@@ -5,8 +5,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { runEngineVsBpmn, type BenchFigure } from './engine-vs-bpmn.js';
+import { runEngineVsBpmn } from './engine-vs-bpmn.js';
 import { runFanout } from './fanout.js';
+import { printTable, tableRows, type BenchFigure } from './report.js';
+import { runTimerBench } from './timers.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
@@ -14,6 +16,7 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split('
 const phases: Array<[string, (o: { quick: boolean }) => Promise<BenchFigure[]>]> = [
   ['engine', runEngineVsBpmn],
   ['fanout', runFanout],
+  ['timers', runTimerBench],
 ];
 
 const results: (BenchFigure & { phase: string })[] = [];
@@ -28,14 +31,8 @@ for (const [phase, run] of phases) {
   console.error(`[bench] ${phase} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-const fmt = (v: number | undefined) => (v === undefined ? '' : Number.isFinite(v) ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en') : v.toPrecision(3)) : String(v));
-const header = ['phase', 'figure', 'value', 'unit', 'ceiling', 'ratio', 'target', 'met'];
-const rows = results.map((r) => [r.phase, r.name, fmt(r.value), r.unit, fmt(r.ceiling), fmt(r.ratio), fmt(r.target), r.met === undefined ? '' : r.met ? 'yes' : 'NO']);
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-console.log(line(header));
-console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-for (const r of rows) console.log(line(r));
+printTable(results);
+const { header, rows } = tableRows(results);
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };

@@ -13,6 +13,8 @@ import { BudgetsModule } from './budgets/budgets.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
 import { WorkflowsModule } from './workflows/workflows.module.js';
 import { NotificationsModule } from './notifications/notifications.controller.js';
+import { CalendarApiModule } from './calendar/calendar.controller.js';
+import { SupervisionApiModule } from './supervision/supervision.controller.js';
 
 /**
  * The HTTP API. Global guards, pipe and filter are APP_* providers, so a test module built from AppModule
@@ -34,6 +36,8 @@ import { NotificationsModule } from './notifications/notifications.controller.js
     WorkflowsModule,
     TasksModule,
     NotificationsModule,
+    CalendarApiModule,
+    SupervisionApiModule,
   ],
   providers: [
     { provide: APP_GUARD, useClass: JwtAuthGuard },

@@ -1,13 +1,15 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { GridflowConfigModule, GridflowLoggerModule } from '@gridflow/common';
-import { TaskDomainModule } from '@gridflow/domain';
+import { TaskDomainModule, TimersDomainModule } from '@gridflow/domain';
 import { DatabaseModule } from '@gridflow/persistence';
 import { bullRoot, QueueName, RedisModule } from '@gridflow/queue';
 import { EffectsProcessor } from './effects/effects.processor.js';
 import { HeartbeatHandler } from './maintenance/heartbeat.handler.js';
 import { MaintenanceProcessor } from './maintenance/maintenance.processor.js';
 import { OutboxRelay } from './outbox/outbox-relay.service.js';
+import { TimerSweeper } from './timers/timer-sweeper.service.js';
+import { TimersProcessor } from './timers/timers.processor.js';
 
 /** The worker: relays the outbox and consumes queues, never serves HTTP. Any number can run side by side. */
 @Module({
@@ -19,7 +21,8 @@ import { OutboxRelay } from './outbox/outbox-relay.service.js';
     bullRoot('worker'),
     BullModule.registerQueue({ name: QueueName.Maintenance }, { name: QueueName.Effects }, { name: QueueName.Timers }),
     TaskDomainModule,
+    TimersDomainModule,
   ],
-  providers: [HeartbeatHandler, MaintenanceProcessor, OutboxRelay, EffectsProcessor],
+  providers: [HeartbeatHandler, MaintenanceProcessor, OutboxRelay, EffectsProcessor, TimersProcessor, TimerSweeper],
 })
 export class WorkerModule {}

@@ -13,7 +13,8 @@ export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   [JobName.Heartbeat]: { attempts: 1, removeOnComplete: 100, removeOnFail: 1000 },
   [JobName.Notify]: effect,
   [JobName.RollUp]: effect,
-  [JobName.FireTimer]: effect,
+  // firing is idempotent (the row is the truth): completed timer jobs need not be kept
+  [JobName.FireTimer]: { ...effect, removeOnComplete: true },
 };
 
 export const HEARTBEAT_EVERY_MS = 10_000;

@@ -75,5 +75,20 @@ export function taskDetailView(task: TaskEntity, escrowBalanceFen: number, grant
     counters: { returns: task.returnCount, rejections: task.rejectionCount, extensions: task.extensionCount },
     closedAt: task.closedAt ? task.closedAt.toISOString() : null,
     grants: grants.map((g) => grantView(g, now)),
+    ...lateness(task, now),
+  };
+}
+
+/**
+ * How late: `overdueBy` is the seconds past the due time (now for an open task, at closing for a closed one; 0 when
+ * on time), `overdueSince` when it was first found overdue, `escalationLevel` the highest rung reached (0 none,
+ * 1 催办, 2 督办, 3 挂牌督办).
+ */
+function lateness(task: TaskEntity, now: Date) {
+  const end = task.isOpen ? now.getTime() : (task.closedAt ?? now).getTime();
+  return {
+    escalationLevel: task.escalationLevel ?? 0,
+    overdueBy: Math.max(0, Math.floor((end - task.dueAt.getTime()) / 1000)),
+    overdueSince: task.overdueSince ? task.overdueSince.toISOString() : null,
   };
 }

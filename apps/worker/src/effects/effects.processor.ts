@@ -1,4 +1,4 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Job, UnrecoverableError } from 'bullmq';
@@ -35,6 +35,21 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
     const expected = (Object.keys(JOB_QUEUE) as JobName[]).filter((j) => JOB_QUEUE[j] === QueueName.Effects);
     const missing = expected.filter((j) => !this.handlers[j]);
     if (missing.length) throw new Error(`No handler for effects jobs: ${missing.join(', ')}`);
+  }
+
+  /** The last failure of a job is written to its outbox row, where operators (and the sweeper) can see it. */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job | undefined, err: Error): Promise<void> {
+    const outboxId = (job?.data as { outboxId?: string } | undefined)?.outboxId;
+    this.logger.warn(`job ${job?.name} ${job?.id} failed (attempt ${job?.attemptsMade}): ${err.message}`);
+    if (outboxId) {
+      await this.ds.query('UPDATE outbox SET last_error = ? WHERE id = ?', [err.message.slice(0, 2000), outboxId]).catch(() => undefined);
+    }
+  }
+
+  @OnWorkerEvent('error')
+  onError(err: Error): void {
+    this.logger.warn(`effects worker: ${err.message}`);
   }
 
   async process(job: Job): Promise<void> {

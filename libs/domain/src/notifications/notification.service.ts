@@ -98,32 +98,68 @@ export class NotificationService {
     return inserted;
   }
 
-  async deliverKeyed(em: EntityManager, p: { task: TaskEntity; template: string; userIds: string[]; dedupBase: string }): Promise<number> {
-    const userIds = [...new Set(p.userIds)];
-    if (!userIds.length) return 0;
-    const title = (TITLES[p.template] ?? '任务动态：{title}').replace('{title}', p.task.title).slice(0, 300);
-    const rows = userIds.map((userId) => ({
-      id: newId(),
-      userId,
-      taskId: p.task.id,
-      template: p.template.slice(0, 64),
-      title,
-      dedupKey: `${p.dedupBase}-${userId}`.slice(0, 200),
-    }));
-    const res = await em.createQueryBuilder().insert().into(NotificationEntity).values(rows).orIgnore().execute();
-    return res.raw?.affectedRows ?? rows.length;
+  /**
+   * Delivers notifications with caller-chosen dedup keys (`<dedupBase>-<userId>`), e.g. per timer row: a retried or
+   * duplicated firing inserts nothing new. Many items go out in a few bulk statements (plain SQL: this sits on the
+   * timer worker's hot path). Returns how many notifications were new.
+   */
+  async deliverKeyed(
+    em: EntityManager,
+    items: { task: Pick<TaskEntity, 'id' | 'title'>; template: string; userIds: string[]; dedupBase: string }[],
+  ): Promise<number> {
+    const rows: unknown[][] = [];
+    for (const p of items) {
+      const title = (TITLES[p.template] ?? '任务动态：{title}').replace('{title}', p.task.title).slice(0, 300);
+      for (const userId of new Set(p.userIds)) {
+        rows.push([
+          newId(),
+          userId,
+          p.task.id,
+          p.template.slice(0, 64),
+          title,
+          `${p.dedupBase}-${userId}`.slice(0, 200),
+        ]);
+      }
+    }
+    let inserted = 0;
+    for (let i = 0; i < rows.length; i += 1000) {
+      const chunk = rows.slice(i, i + 1000);
+      const res = (await em.query(
+        `INSERT IGNORE INTO notifications (id, user_id, task_id, template, title, dedup_key) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(',')}`,
+        chunk.flat(),
+      )) as { affectedRows?: number };
+      inserted += Number(res.affectedRows ?? 0);
+    }
+    return inserted;
   }
 
-  /** The active users of a unit holding one of `roles` (default: the roles that receive task notifications). */
-  async usersOf(em: EntityManager, unitId: string, roles: readonly string[] = RECIPIENT_ROLES): Promise<string[]> {
-    const users = await em.getRepository(UserEntity).find({ where: { orgUnitId: unitId, disabled: false }, select: { id: true, roles: true } });
-    return users.filter((u) => u.roles.some((r) => roles.includes(r))).map((u) => u.id).sort();
+  /** The active users of some units, with their roles, by unit (ordered by id). */
+  async usersOfUnits(em: EntityManager, unitIds: string[]): Promise<Map<string, { id: string; roles: string[] }[]>> {
+    const byUnit = new Map<string, { id: string; roles: string[] }[]>();
+    const units = [...new Set(unitIds)];
+    if (!units.length) return byUnit;
+    const users = (await em.query(
+      `SELECT id, roles, org_unit_id FROM users WHERE org_unit_id IN (${units.map(() => '?').join(',')}) AND disabled = 0 ORDER BY id`,
+      units,
+    )) as { id: string; roles: string | null; org_unit_id: string }[];
+    for (const u of users)
+      byUnit.set(u.org_unit_id, [
+        ...(byUnit.get(u.org_unit_id) ?? []),
+        { id: u.id, roles: (u.roles ?? '').split(',') },
+      ]);
+    return byUnit;
   }
 
-  /** The recipients of a notify target (`owner`, `assignee`, `ownerSuperior`, `initiator`) for a task. */
-  recipientsFor(em: EntityManager, task: TaskEntity, to: string): Promise<string[]> {
-    return this.unitRecipients(em, task, to);
+  /** The unit a notify target (`owner`, `assignee`, `ownerSuperior`, `initiator`) points at for a task. */
+  recipientUnitOf(
+    task: Pick<TaskEntity, 'ownerPath' | 'ownerOrgUnitId' | 'assigneeOrgUnitId'>,
+    to: string,
+  ): string | undefined {
+    return recipientUnit(task, to);
   }
+
+  /** The roles that receive a unit's task notifications. */
+  static readonly RECIPIENT_ROLES: readonly string[] = RECIPIENT_ROLES;
 
   private async unitRecipients(em: EntityManager, task: TaskEntity, to: string): Promise<string[]> {
     const ownerIds = pathIds(task.ownerPath);

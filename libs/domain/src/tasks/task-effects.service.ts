@@ -110,10 +110,32 @@ export class TaskEffects {
   private async returnEscrow(c: EffectContext, kind: 'refund' | 'settlement'): Promise<void> {
     await this.ledger.drain(c.em, {
       from: taskAccountId(c.task.id),
-      to: c.task.parentId ? taskAccountId(c.task.parentId) : orgAccountId(c.task.ownerOrgUnitId),
+      to: await this.fundingSource(c),
       kind,
       taskId: c.task.id,
       actorUserId: c.principal?.userId ?? null,
     });
+  }
+
+  /**
+   * Where a task's unspent money goes back to: the nearest ancestor still open (a parent cancelled while this task
+   * was open can no longer use or settle money, which would be stranded in its escrow), else the budget of the
+   * root's owner. Each ancestor is read under a shared row lock, so it cannot finish before this transaction does.
+   */
+  private async fundingSource(c: EffectContext): Promise<string> {
+    let ownerOrgUnitId = c.task.ownerOrgUnitId;
+    let parentId = c.task.parentId;
+    while (parentId) {
+      const [p] = (await c.em.query(
+        'SELECT id, parent_id AS parentId, owner_org_unit_id AS ownerOrgUnitId, is_open AS isOpen ' +
+          'FROM tasks WHERE id = ? LOCK IN SHARE MODE',
+        [parentId],
+      )) as { id: string; parentId: string | null; ownerOrgUnitId: string; isOpen: number | boolean }[];
+      if (!p) break;
+      if (Number(p.isOpen) === 1) return taskAccountId(p.id);
+      ownerOrgUnitId = p.ownerOrgUnitId;
+      parentId = p.parentId;
+    }
+    return orgAccountId(ownerOrgUnitId);
   }
 }

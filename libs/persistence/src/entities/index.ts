@@ -2,6 +2,8 @@ import { AccountEntity, GrantEntity, LedgerEntryEntity } from './ledger.entity.j
 import { CategoryEntity, DutyEntity, PowerEntity } from './catalog.entity.js';
 import { IdempotencyKeyEntity } from './idempotency-key.entity.js';
 import { NotificationEntity } from './notification.entity.js';
+import { SupervisionEntryEntity } from './supervision-entry.entity.js';
+import { CalendarDayEntity, CalendarYearEntity } from './calendar.entity.js';
 import { OrgUnitEntity } from './org-unit.entity.js';
 import { AppliedEffectEntity, OutboxEntity } from './outbox.entity.js';
 import { RefreshTokenEntity } from './refresh-token.entity.js';
@@ -25,6 +27,8 @@ export * from './idempotency-key.entity.js';
 export * from './catalog.entity.js';
 export * from './ledger.entity.js';
 export * from './notification.entity.js';
+export * from './supervision-entry.entity.js';
+export * from './calendar.entity.js';
 export * from './transformers.js';
 
 export const ENTITIES = [
@@ -47,4 +51,7 @@ export const ENTITIES = [
   LedgerEntryEntity,
   GrantEntity,
   NotificationEntity,
+  SupervisionEntryEntity,
+  CalendarYearEntity,
+  CalendarDayEntity,
 ];

@@ -39,4 +39,8 @@ export class TaskTimerEntity {
 
   @Column({ name: 'fired_at', type: 'datetime', precision: 3, nullable: true, default: null })
   firedAt: Date | null;
+
+  /** The last error of a firing that exhausted its retries (kept for admins; the sweeper leaves such rows alone). */
+  @Column({ name: 'last_error', type: 'text', nullable: true, default: null })
+  lastError: string | null;
 }

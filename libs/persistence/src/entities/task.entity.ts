@@ -11,6 +11,7 @@ import { jsonTransformer, type JsonObject } from './transformers.js';
 @Index('ix_tasks_issued', ['ownerOrgUnitId', 'isOpen', 'dueAt', 'id'])
 @Index('ix_tasks_parent', ['parentId'])
 @Index('ix_tasks_assignee_path', ['assigneePath'])
+@Index('ix_tasks_overdue', ['isOpen', 'overdueSince', 'dueAt'])
 export class TaskEntity {
   @PrimaryColumn({ type: 'char', length: 36 })
   id: string;
@@ -86,6 +87,14 @@ export class TaskEntity {
 
   @Column({ name: 'extension_count', type: 'int', unsigned: true, default: 0 })
   extensionCount: number;
+
+  /** Highest escalation level reached: 0 none, 1 urge (催办), 2 supervision (督办), 3 listed supervision (挂牌督办). */
+  @Column({ name: 'escalation_level', type: 'tinyint', unsigned: true, default: 0 })
+  escalationLevel: number;
+
+  /** When the task was first found open past its due time (set by the deadline timer or the sweeper). */
+  @Column({ name: 'overdue_since', type: 'datetime', precision: 3, nullable: true, default: null })
+  overdueSince: Date | null;
 
   @Column({ name: 'children_total', type: 'int', unsigned: true, default: 0 })
   childrenTotal: number;

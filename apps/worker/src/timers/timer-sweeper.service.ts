@@ -1,0 +1,200 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import { SupervisionService } from '@gridflow/domain';
+import { JOB_OPTIONS, JobName, outboxJobId, QueueName, timerJobId } from '@gridflow/queue';
+
+/** How often the sweep runs (and once at boot). */
+export const SWEEP_EVERY_MS = 30_000;
+/** Pending timers due within this horizon have their delayed job checked (and re-added when Redis lost it). */
+export const SWEEP_HORIZON_MS = 60_000;
+/** A pending timer this far past its due time is looked at closely: its job's state, not only its existence. */
+export const SWEEP_GRACE_MS = 5_000;
+/** An outbox row sent this long ago with no applied effect has its job checked (and is republished when lost). */
+export const OUTBOX_STUCK_MS = 60_000;
+const BATCH = 1000;
+const MAX_TIMERS_PER_SWEEP = 50_000;
+
+export interface SweepReport {
+  timersChecked: number;
+  timersRescheduled: number;
+  timersPromoted: number;
+  outboxRepublished: number;
+  overdueMarked: number;
+  overdueCleared: number;
+  supervisionResolved: number;
+}
+
+interface DueTimer {
+  id: string;
+  task_id: string;
+  due_at: Date;
+}
+
+/**
+ * Rebuilds what Redis may have lost from MySQL, the truth. At boot and every 30 s:
+ * - pending timers due within the next minute (or already due) whose delayed job is missing — Redis restarted or
+ *   flushed — get it back under the same deterministic id `timer-<row>`; a pending timer well past its due time whose
+ *   job is still delayed is promoted, and one whose job completed is re-enqueued (the firing is idempotent);
+ * - outbox rows marked sent more than a minute ago, never applied, and whose job is gone are handed back to the
+ *   relay (their job ids are deterministic too, so a job that still exists is never duplicated);
+ * - open tasks past their due time get `overdue_since`, extended ones lose it; supervision entries of closed tasks
+ *   are resolved.
+ * Any number of workers may sweep at once: every write is idempotent.
+ */
+@Injectable()
+export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(TimerSweeper.name);
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    @InjectQueue(QueueName.Timers) private readonly timers: Queue,
+    @InjectQueue(QueueName.Effects) private readonly effects: Queue,
+    private readonly supervision: SupervisionService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.loop = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const r = await this.sweepOnce();
+        if (r.timersRescheduled || r.timersPromoted || r.outboxRepublished)
+          this.logger.warn(`sweep repaired: ${JSON.stringify(r)}`);
+      } catch (e) {
+        this.logger.warn(`sweep: ${(e as Error).message}`);
+      }
+      if (this.stopped) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, SWEEP_EVERY_MS);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  async sweepOnce(now = Date.now()): Promise<SweepReport> {
+    const report: SweepReport = {
+      timersChecked: 0,
+      timersRescheduled: 0,
+      timersPromoted: 0,
+      outboxRepublished: 0,
+      overdueMarked: 0,
+      overdueCleared: 0,
+      supervisionResolved: 0,
+    };
+    await this.sweepTimers(now, report);
+    report.outboxRepublished = await this.sweepOutbox();
+    const marked = (await this.ds.query(
+      'UPDATE tasks SET overdue_since = due_at WHERE is_open = 1 AND overdue_since IS NULL AND due_at < NOW(3) LIMIT 1000',
+    )) as { affectedRows?: number };
+    report.overdueMarked = marked.affectedRows ?? 0;
+    const cleared = (await this.ds.query(
+      'UPDATE tasks SET overdue_since = NULL WHERE is_open = 1 AND overdue_since IS NOT NULL AND due_at >= NOW(3) LIMIT 1000',
+    )) as { affectedRows?: number };
+    report.overdueCleared = cleared.affectedRows ?? 0;
+    report.supervisionResolved = await this.supervision.resolveClosed();
+    return report;
+  }
+
+  private async sweepTimers(now: number, report: SweepReport): Promise<void> {
+    let after: { due: Date; id: string } | null = null;
+    while (report.timersChecked < MAX_TIMERS_PER_SWEEP) {
+      const rows = (await this.ds.query(
+        `SELECT id, task_id, due_at FROM task_timers
+          WHERE status = 'pending' AND last_error IS NULL AND due_at <= ?
+            ${after ? 'AND (due_at > ? OR (due_at = ? AND id > ?))' : ''}
+          ORDER BY due_at, id LIMIT ${BATCH}`,
+        after ? [new Date(now + SWEEP_HORIZON_MS), after.due, after.due, after.id] : [new Date(now + SWEEP_HORIZON_MS)],
+      )) as DueTimer[];
+      if (!rows.length) return;
+      report.timersChecked += rows.length;
+      const exists = await this.jobsExist(
+        this.timers,
+        rows.map((r) => timerJobId(r.id)),
+      );
+      const lost = rows.filter((_, i) => !exists[i]);
+      const late = rows.filter((r, i) => exists[i] && new Date(r.due_at).getTime() < now - SWEEP_GRACE_MS);
+      for (const r of late) {
+        const job = await this.timers.getJob(timerJobId(r.id));
+        if (!job) {
+          lost.push(r);
+          continue;
+        }
+        const state = await job.getState();
+        if (state === 'delayed') {
+          await job.promote().catch(() => undefined);
+          report.timersPromoted += 1;
+        } else if (state === 'completed') {
+          await job.remove().catch(() => undefined);
+          lost.push(r);
+        }
+      }
+      if (lost.length) {
+        await this.timers.addBulk(lost.map((r) => this.timerJob(r, now)));
+        report.timersRescheduled += lost.length;
+      }
+      const last = rows[rows.length - 1];
+      after = { due: new Date(last.due_at), id: last.id };
+      if (rows.length < BATCH) return;
+    }
+  }
+
+  private timerJob(r: DueTimer, now: number): { name: string; data: Record<string, unknown>; opts: JobsOptions } {
+    const dueAt = new Date(r.due_at);
+    return {
+      name: JobName.FireTimer,
+      data: { timerRowId: r.id, taskId: r.task_id, dueAt: dueAt.toISOString(), correlationId: `sweep-${r.id}` },
+      opts: { ...JOB_OPTIONS[JobName.FireTimer], jobId: timerJobId(r.id), delay: Math.max(0, dueAt.getTime() - now) },
+    };
+  }
+
+  /** Outbox rows sent but never applied whose job is gone go back to the relay (sent_at = NULL). */
+  private async sweepOutbox(): Promise<number> {
+    const rows = (await this.ds.query(
+      `SELECT o.id FROM outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id
+        WHERE o.sent_at BETWEEN NOW(3) - INTERVAL 1 DAY AND NOW(3) - INTERVAL ${OUTBOX_STUCK_MS / 1000} SECOND
+          AND a.outbox_id IS NULL AND o.job_name <> ?
+        ORDER BY o.id LIMIT ${BATCH}`,
+      [JobName.FireTimer],
+    )) as { id: string }[];
+    if (!rows.length) return 0;
+    const exists = await this.jobsExist(
+      this.effects,
+      rows.map((r) => outboxJobId(r.id)),
+    );
+    const lost = rows.filter((_, i) => !exists[i]).map((r) => String(r.id));
+    if (!lost.length) return 0;
+    await this.ds.query(
+      `UPDATE outbox SET sent_at = NULL WHERE id IN (${lost.map(() => '?').join(',')}) AND sent_at IS NOT NULL`,
+      lost,
+    );
+    return lost.length;
+  }
+
+  /** One pipelined EXISTS per job hash: whether BullMQ still holds each job (in any state). */
+  private async jobsExist(queue: Queue, jobIds: string[]): Promise<boolean[]> {
+    // the Redis backend's raw client is ioredis; BullMQ's interface declares only the commands it uses itself
+    const client = (await queue.getBackend().client) as unknown as Redis;
+    const pipeline = client.pipeline();
+    for (const id of jobIds) pipeline.exists(queue.toKey(id));
+    const results = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+    return results.map(([err, n]) => !err && Number(n) > 0);
+  }
+}

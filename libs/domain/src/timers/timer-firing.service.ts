@@ -1,0 +1,412 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { DomainError, newId } from '@gridflow/common';
+import { evaluateTimer, type TimerAction } from '@gridflow/engine';
+import { type JsonObject, TaskEntity, TaskTimerEntity } from '@gridflow/persistence';
+import { JobName } from '@gridflow/queue';
+import { CalendarService } from '../calendar/calendar.service.js';
+import { NotificationService } from '../notifications/notification.service.js';
+import { OutboxWriter } from '../outbox/outbox.writer.js';
+import { appendEvent } from '../tasks/event-chain.js';
+import { TaskShell, toInstance } from '../tasks/task-shell.service.js';
+import { WorkflowCatalog } from '../workflows/workflow-catalog.service.js';
+import { audienceUnit, ladderRung, MAX_ESCALATION_LEVEL } from './escalation-ladder.js';
+
+export type FireOutcome =
+  | { kind: 'missing' }
+  /** Already fired or cancelled: a duplicate delivery. */
+  | { kind: 'not-pending'; status: string }
+  /** Woken early (clock skew, a sweeper race): the caller re-delays until `dueAt`. */
+  | { kind: 'not-due'; dueAt: Date }
+  /** The task moved on (other state, closed) or the engine refused the timer: marked cancelled, nothing done. */
+  | { kind: 'cancelled'; reason: string }
+  | { kind: 'fired'; timer: TimerAction['kind']; notified: number; level?: number; nextRungAt?: string };
+
+/** Working days between two rungs of the escalation ladder when the workflow does not schedule them itself. */
+export const ESCALATION_STEP_WORKING_DAYS = 1;
+
+type NotifyParams = { to?: string; template?: string; userIds?: string[] };
+
+interface TimerRow {
+  id: string;
+  task_id: string;
+  timer_id: string;
+  state: string;
+  status: string;
+  do_action: string;
+}
+
+const TASK_COLUMNS =
+  'id, title, state, is_open, owner_org_unit_id, assignee_org_unit_id, owner_path, assignee_path, due_at, workflow_key, workflow_version, version, approval, escalation_level';
+
+interface TaskRow {
+  id: string;
+  title: string;
+  state: string;
+  is_open: number | boolean;
+  owner_org_unit_id: string;
+  assignee_org_unit_id: string;
+  owner_path: string;
+  assignee_path: string;
+  due_at: Date | string;
+  workflow_key: string;
+  workflow_version: number;
+  version: number;
+  approval: string | null;
+  escalation_level: number;
+}
+
+/** The fields of a task the firing reads, from a plain row. */
+function toTask(r: TaskRow): TaskEntity {
+  return Object.assign(new TaskEntity(), {
+    id: r.id,
+    title: r.title,
+    state: r.state,
+    isOpen: Boolean(Number(r.is_open)),
+    ownerOrgUnitId: r.owner_org_unit_id,
+    assigneeOrgUnitId: r.assignee_org_unit_id,
+    ownerPath: r.owner_path,
+    assigneePath: r.assignee_path,
+    dueAt: new Date(r.due_at),
+    workflowKey: r.workflow_key,
+    workflowVersion: Number(r.workflow_version),
+    version: Number(r.version),
+    approval: r.approval ? (JSON.parse(r.approval) as JsonObject) : null,
+    escalationLevel: Number(r.escalation_level),
+  });
+}
+
+/**
+ * Fires durable timer rows. A firing locks the task, then the timer row (the order every task action uses, so the two
+ * never deadlock): a row that is no longer pending is left alone, a row whose task left the timer's state is
+ * cancelled, otherwise the row is marked fired and its work is done in the same transaction — `action`: the workflow
+ * action, performed by the engine as the system through the task shell (events, effects, timers and outbox);
+ * `remind`: notifications; `escalate`: notifications, the task's escalation level, overdue marking, supervision
+ * entries and the next rung of the ladder. Notifications carry the dedup key `timer-<row>-<user>`, so even a firing
+ * replayed after its commit was lost would not notify twice. Remind and escalate rows due together are fired in
+ * batches (see `fireMany`).
+ */
+@Injectable()
+export class TimerFiringService {
+  private readonly logger = new Logger(TimerFiringService.name);
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly shell: TaskShell,
+    private readonly workflows: WorkflowCatalog,
+    private readonly notifications: NotificationService,
+    private readonly outbox: OutboxWriter,
+    private readonly calendar: CalendarService,
+  ) {}
+
+  /** Fires one timer row. */
+  async fire(timerRowId: string, now = new Date()): Promise<FireOutcome> {
+    return (await this.fireMany([timerRowId], now)).get(timerRowId) as FireOutcome;
+  }
+
+  /**
+   * Fires timer rows: those that notify (remind, escalate) together in one transaction with bulk statements, so a
+   * burst of timers due in the same second costs a few round trips per batch rather than per timer; action timers
+   * one by one, each in its own transaction (a refused action must not undo the others). Throws when the batch
+   * transaction fails (the caller retries the rows one by one).
+   */
+  async fireMany(timerRowIds: string[], now = new Date()): Promise<Map<string, FireOutcome>> {
+    const out = new Map<string, FireOutcome>();
+    const ids = [...new Set(timerRowIds)];
+    if (!ids.length) return out;
+    // a consistent read first: duplicates, early wake-ups and unknown rows are answered without taking any lock
+    const heads = (await this.ds.query(
+      `SELECT id, task_id, due_at, status, do_action FROM task_timers WHERE id IN (${ids.map(() => '?').join(',')})`,
+      ids,
+    )) as {
+      id: string;
+      task_id: string;
+      due_at: Date;
+      status: string;
+      do_action: string;
+    }[];
+    const byId = new Map(heads.map((h) => [h.id, h]));
+    const notices: string[] = [];
+    const actions: string[] = [];
+    for (const id of ids) {
+      const h = byId.get(id);
+      if (!h) out.set(id, { kind: 'missing' });
+      else if (h.status !== 'pending') out.set(id, { kind: 'not-pending', status: h.status });
+      else if (new Date(h.due_at).getTime() > now.getTime())
+        out.set(id, { kind: 'not-due', dueAt: new Date(h.due_at) });
+      else if ((JSON.parse(h.do_action) as TimerAction).kind === 'action') actions.push(id);
+      else notices.push(id);
+    }
+    if (notices.length) {
+      const taskIds = notices.map((id) => (byId.get(id) as { task_id: string }).task_id);
+      await this.ds.transaction((em) => this.fireNotices(em, notices, taskIds, now, out));
+    }
+    for (const id of actions) out.set(id, await this.fireAction(id, now));
+    return out;
+  }
+
+  private async fireAction(timerRowId: string, now: Date): Promise<FireOutcome> {
+    try {
+      return await this.ds.transaction(async (em) => {
+        const locked = await this.lock(em, [timerRowId]);
+        const row = locked.rows.get(timerRowId);
+        if (!row) return { kind: 'missing' } as const;
+        const verdict = this.check(row, locked.tasks.get(row.task_id));
+        if (verdict.kind !== 'go')
+          return verdict.kind === 'cancel' ? this.cancel(em, row.id, verdict.reason) : verdict.outcome;
+        await em.query("UPDATE task_timers SET status = 'fired', fired_at = ? WHERE id = ?", [
+          new Date(Math.max(now.getTime(), Date.now())),
+          row.id,
+        ]);
+        await this.shell.fireTimer(row.task_id, row.timer_id, now, em);
+        return { kind: 'fired', timer: 'action', notified: 0 } as const;
+      });
+    } catch (e) {
+      // a refused timer action (a guard that no longer holds, a payload the action rejects) will not pass on retry
+      if (!(e instanceof DomainError)) throw e;
+      const reason = `${e.code}: ${e.message}`.slice(0, 2000);
+      await this.ds.query(
+        "UPDATE task_timers SET status = 'cancelled', last_error = ? WHERE id = ? AND status = 'pending'",
+        [reason, timerRowId],
+      );
+      this.logger.warn(`timer ${timerRowId} refused: ${reason}`);
+      return { kind: 'cancelled', reason };
+    }
+  }
+
+  /** Locks the tasks, then the timer rows (the order task actions use), each set in id order. */
+  private async lock(
+    em: EntityManager,
+    timerRowIds: string[],
+    knownTaskIds?: string[],
+  ): Promise<{ rows: Map<string, TimerRow>; tasks: Map<string, TaskEntity> }> {
+    const marks = timerRowIds.map(() => '?').join(',');
+    // a row's task never changes, so the task ids read before the transaction are good
+    const taskIds = [
+      ...new Set(
+        knownTaskIds ??
+          (
+            (await em.query(`SELECT task_id FROM task_timers WHERE id IN (${marks})`, timerRowIds)) as {
+              task_id: string;
+            }[]
+          ).map((t) => t.task_id),
+      ),
+    ].sort();
+    const tasks = new Map<string, TaskEntity>();
+    if (taskIds.length) {
+      const taskRows = (await em.query(
+        `SELECT ${TASK_COLUMNS} FROM tasks WHERE id IN (${taskIds.map(() => '?').join(',')}) ORDER BY id FOR UPDATE`,
+        taskIds,
+      )) as TaskRow[];
+      for (const r of taskRows) tasks.set(r.id, toTask(r));
+    }
+    const rows = (await em.query(
+      `SELECT id, task_id, timer_id, state, status, do_action FROM task_timers WHERE id IN (${marks}) ORDER BY id FOR UPDATE`,
+      timerRowIds,
+    )) as TimerRow[];
+    return { rows: new Map(rows.map((r) => [r.id, r])), tasks };
+  }
+
+  private check(
+    row: TimerRow,
+    task: TaskEntity | undefined,
+  ): { kind: 'go'; task: TaskEntity } | { kind: 'cancel'; reason: string } | { kind: 'done'; outcome: FireOutcome } {
+    if (row.status !== 'pending') return { kind: 'done', outcome: { kind: 'not-pending', status: row.status } };
+    if (!task) return { kind: 'cancel', reason: 'the task is gone' };
+    if (!task.isOpen) return { kind: 'cancel', reason: 'the task is closed' };
+    if (task.state !== row.state) return { kind: 'cancel', reason: `the task is in ${task.state}` };
+    return { kind: 'go', task };
+  }
+
+  /** Remind and escalate timers, in one transaction. */
+  private async fireNotices(
+    em: EntityManager,
+    ids: string[],
+    taskIds: string[],
+    now: Date,
+    out: Map<string, FireOutcome>,
+  ): Promise<void> {
+    const { rows, tasks } = await this.lock(em, ids, taskIds);
+    const firing: { row: TimerRow; task: TaskEntity; action: TimerAction; params: NotifyParams }[] = [];
+    for (const id of ids) {
+      const row = rows.get(id);
+      if (!row) {
+        out.set(id, { kind: 'missing' });
+        continue;
+      }
+      const verdict = this.check(row, tasks.get(row.task_id));
+      if (verdict.kind === 'done') {
+        out.set(id, verdict.outcome);
+        continue;
+      }
+      if (verdict.kind === 'cancel') {
+        out.set(id, await this.cancel(em, id, verdict.reason));
+        continue;
+      }
+      const task = verdict.task;
+      const wf = await this.workflows.version(task.workflowKey, task.workflowVersion, em);
+      const result = evaluateTimer(wf.compiled, toInstance(task, {}), row.timer_id, now);
+      if (!result.ok) {
+        out.set(id, await this.cancel(em, id, `${result.refusal.code}: ${result.refusal.message}`));
+        continue;
+      }
+      const params = (result.effects.find((e) => e.name === 'notify')?.params ?? {}) as NotifyParams;
+      firing.push({ row, task, action: JSON.parse(row.do_action) as TimerAction, params });
+    }
+    if (!firing.length) return;
+    const firedAt = new Date(Math.max(now.getTime(), Date.now()));
+    await em.query(
+      `UPDATE task_timers SET status = 'fired', fired_at = ? WHERE id IN (${firing.map(() => '?').join(',')})`,
+      [firedAt, ...firing.map((f) => f.row.id)],
+    );
+
+    // who hears of each: a remind goes to its target unit; an escalation to its rung's leaders, then to whoever the
+    // definition names explicitly (one notice per user and timer row)
+    const units: string[] = [];
+    const plans = firing.map((f) => {
+      const rung = f.action.kind === 'escalate' ? ladderRung(f.action.level ?? 1) : null;
+      const target = f.action.kind === 'remind' ? (f.params.to ?? 'assignee') : f.action.to;
+      const targetUnit =
+        f.params.userIds?.length || !target ? undefined : this.notifications.recipientUnitOf(f.task, target);
+      const rungUnit = rung ? audienceUnit(rung.audience, f.task) : undefined;
+      for (const u of [targetUnit, rungUnit]) if (u) units.push(u);
+      return { ...f, rung, targetUnit, rungUnit };
+    });
+    const users = await this.notifications.usersOfUnits(em, units);
+    const pick = (unit: string | undefined, roles: readonly string[]) =>
+      unit ? (users.get(unit) ?? []).filter((u) => u.roles.some((r) => roles.includes(r))).map((u) => u.id) : [];
+    const items: Parameters<NotificationService['deliverKeyed']>[1] = [];
+    const notifiedBy = new Map<string, number>();
+    for (const p of plans) {
+      const dedupBase = `timer-${p.row.id}`;
+      const seen = new Set<string>();
+      const add = (template: string, userIds: string[]) => {
+        const fresh = userIds.filter((u) => !seen.has(u));
+        fresh.forEach((u) => seen.add(u));
+        if (fresh.length) items.push({ task: p.task, template, userIds: fresh, dedupBase });
+      };
+      if (p.rung) add(p.rung.template, pick(p.rungUnit, ['leader']));
+      if (p.action.kind === 'remind' || p.action.to) {
+        const fallback = p.action.kind === 'remind' ? 'timer.remind' : 'timer.escalate';
+        add(
+          p.params.template ?? fallback,
+          p.params.userIds?.length ? p.params.userIds : pick(p.targetUnit, NotificationService.RECIPIENT_ROLES),
+        );
+      }
+      notifiedBy.set(p.row.id, seen.size);
+    }
+    await this.notifications.deliverKeyed(em, items);
+
+    // rows of one task fired together: none of them schedules a rung the batch already reaches
+    const batchLevel = new Map<string, number>();
+    for (const p of plans)
+      if (p.rung) batchLevel.set(p.task.id, Math.max(batchLevel.get(p.task.id) ?? 0, p.rung.level));
+    for (const p of plans) {
+      if (!p.rung) {
+        out.set(p.row.id, { kind: 'fired', timer: 'remind', notified: notifiedBy.get(p.row.id) ?? 0 });
+        continue;
+      }
+      const rung = p.rung;
+      const supervisor = p.rungUnit as string;
+      if (rung.opensEntry) {
+        await em.query(
+          'INSERT IGNORE INTO supervision_entries (id, task_id, level, supervisor_org_unit_id, timer_row_id) VALUES (?, ?, ?, ?, ?)',
+          [newId(), p.task.id, rung.level, supervisor, p.row.id],
+        );
+      }
+      await em.query(
+        'UPDATE tasks SET escalation_level = GREATEST(escalation_level, ?), overdue_since = COALESCE(overdue_since, IF(due_at <= ?, due_at, NULL)) WHERE id = ?',
+        [rung.level, now, p.task.id],
+      );
+      await appendEvent(em, {
+        taskId: p.task.id,
+        action: 'escalate',
+        fromState: p.task.state,
+        toState: p.task.state,
+        actorUserId: null,
+        actorOrgUnitId: null,
+        payload: { timerId: p.row.timer_id, level: rung.level, rung: rung.name, supervisorOrgUnitId: supervisor },
+        at: now,
+      });
+      const nextRungAt =
+        (batchLevel.get(p.task.id) ?? 0) > rung.level
+          ? null
+          : await this.scheduleNextRung(
+              em,
+              p.task,
+              { timerId: p.row.timer_id, state: p.row.state, action: p.action },
+              rung.level,
+              now,
+            );
+      p.task.escalationLevel = Math.max(p.task.escalationLevel, rung.level);
+      out.set(p.row.id, {
+        kind: 'fired',
+        timer: 'escalate',
+        notified: notifiedBy.get(p.row.id) ?? 0,
+        level: rung.level,
+        ...(nextRungAt ? { nextRungAt } : {}),
+      });
+    }
+  }
+
+  /**
+   * Climbs the ladder on by itself: the next level, ESCALATION_STEP_WORKING_DAYS working days later, as a new timer
+   * row of the same timer id and state (so leaving the state or an approved extension cancels it like the timer it
+   * continues) — unless the workflow already has a higher rung pending for this task.
+   */
+  private async scheduleNextRung(
+    em: EntityManager,
+    task: TaskEntity,
+    from: { timerId: string; state: string; action: TimerAction },
+    level: number,
+    now: Date,
+  ): Promise<string | null> {
+    // out-of-order firings (a worker back from downtime) must not climb again below a rung already reached
+    if (level >= MAX_ESCALATION_LEVEL || task.escalationLevel > level) return null;
+    const pending = (await em.query(
+      "SELECT do_action FROM task_timers WHERE task_id = ? AND state = ? AND status = 'pending'",
+      [task.id, from.state],
+    )) as {
+      do_action: string;
+    }[];
+    const higher = pending.some((p) => {
+      const a = JSON.parse(p.do_action) as TimerAction;
+      return a.kind === 'escalate' && Number(a.level ?? 1) > level;
+    });
+    if (higher) return null;
+    const dueAt = await this.calendar.addWorkingDays(now, ESCALATION_STEP_WORKING_DAYS);
+    const id = newId();
+    await em.getRepository(TaskTimerEntity).insert({
+      id,
+      taskId: task.id,
+      timerId: from.timerId,
+      state: from.state,
+      dueAt,
+      status: 'pending',
+      doAction: { ...from.action, level: level + 1 } as JsonObject,
+      taskVersion: task.version,
+    });
+    await this.outbox.add(em, [
+      {
+        jobName: JobName.FireTimer,
+        aggregateId: task.id,
+        payload: { timerRowId: id, taskId: task.id, dueAt: dueAt.toISOString() },
+      },
+    ]);
+    return dueAt.toISOString();
+  }
+
+  private async cancel(em: EntityManager, rowId: string, reason: string): Promise<FireOutcome> {
+    await em.query("UPDATE task_timers SET status = 'cancelled', last_error = ? WHERE id = ?", [
+      reason.slice(0, 2000),
+      rowId,
+    ]);
+    return { kind: 'cancelled', reason };
+  }
+
+  /** Records the last error of a firing that exhausted its retries (the row stays pending and visible). */
+  async recordFailure(timerRowId: string, error: string): Promise<void> {
+    await this.ds.query('UPDATE task_timers SET last_error = ? WHERE id = ?', [error.slice(0, 2000), timerRowId]);
+  }
+}
