@@ -34,7 +34,8 @@ describe('scenario: fire-hazard campaign down to the grids (e2e)', () => {
     await worker.init();
     [bureau, street] = await Promise.all([login(t, 'xh-ajj-leader'), login(t, 'xh-jd1-leader')]);
     for (const c of ['sq1', 'sq2', 'sq3']) communities[c] = await login(t, `xh-jd1-${c}-leader`);
-    totalBefore = ((await t.ds.query('SELECT CAST(SUM(balance_fen) AS CHAR) AS s FROM accounts')) as { s: string }[])[0].s;
+    totalBefore = ((await t.ds.query('SELECT CAST(SUM(balance_fen) AS CHAR) AS s FROM accounts')) as { s: string }[])[0]
+      .s;
   });
   afterAll(async () => {
     await worker.close();
@@ -42,36 +43,54 @@ describe('scenario: fire-hazard campaign down to the grids (e2e)', () => {
   });
 
   it('the bureau funds the campaign and hands it to the street with inspection and fund powers', async () => {
-    const root = await t.http().post('/api/v1/tasks').set(bureau.auth).send({
-      title: '冬春火灾防控消防安全隐患排查整治',
-      categoryCode: 'FIRE_HAZARD_CAMPAIGN',
-      dueAt: inDays(40),
-      fundingFen: 60 * WAN,
-    });
+    const root = await t
+      .http()
+      .post('/api/v1/tasks')
+      .set(bureau.auth)
+      .send({
+        title: '冬春火灾防控消防安全隐患排查整治',
+        categoryCode: 'FIRE_HAZARD_CAMPAIGN',
+        dueAt: inDays(40),
+        fundingFen: 60 * WAN,
+      });
     expect(root.status).toBe(201);
     rootId = root.body.id;
-    const res = await t.http().post(`/api/v1/tasks/${rootId}/handoffs`).set(bureau.auth).send({
-      handoffs: [
-        {
-          assigneeOrgUnitId: await unitId(t, 'xh-jd1'),
-          fundingFen: 30 * WAN,
-          dueAt: inDays(30),
-          grants: [{ powerCode: 'SAFETY_INSPECTION' }, { powerCode: 'HAZARD_FUND_USE', capFen: 30 * WAN }],
-        },
-      ],
-    });
+    const res = await t
+      .http()
+      .post(`/api/v1/tasks/${rootId}/handoffs`)
+      .set(bureau.auth)
+      .send({
+        handoffs: [
+          {
+            assigneeOrgUnitId: await unitId(t, 'xh-jd1'),
+            fundingFen: 30 * WAN,
+            dueAt: inDays(30),
+            grants: [{ powerCode: 'SAFETY_INSPECTION' }, { powerCode: 'HAZARD_FUND_USE', capFen: 30 * WAN }],
+          },
+        ],
+      });
     expect(res.status).toBe(201);
     streetTaskId = res.body.items[0].id;
-    expect((await t.http().post(`/api/v1/tasks/${streetTaskId}/actions/accept`).set(street.auth).send({})).status).toBe(200);
+    expect((await t.http().post(`/api/v1/tasks/${streetTaskId}/actions/accept`).set(street.auth).send({})).status).toBe(
+      200,
+    );
     ids.push(rootId, streetTaskId);
   });
 
   it('a sub-grant above the street’s cap is refused', async () => {
-    const res = await t.http().post(`/api/v1/tasks/${streetTaskId}/handoffs`).set(street.auth).send({
-      handoffs: [
-        { assigneeOrgUnitId: await unitId(t, 'xh-jd1-sq1'), fundingFen: 8 * WAN, grants: [{ powerCode: 'SAFETY_INSPECTION' }, { powerCode: 'HAZARD_FUND_USE', capFen: 31 * WAN }] },
-      ],
-    });
+    const res = await t
+      .http()
+      .post(`/api/v1/tasks/${streetTaskId}/handoffs`)
+      .set(street.auth)
+      .send({
+        handoffs: [
+          {
+            assigneeOrgUnitId: await unitId(t, 'xh-jd1-sq1'),
+            fundingFen: 8 * WAN,
+            grants: [{ powerCode: 'SAFETY_INSPECTION' }, { powerCode: 'HAZARD_FUND_USE', capFen: 31 * WAN }],
+          },
+        ],
+      });
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('GRANT_EXCEEDS_PARENT');
   });
@@ -89,17 +108,39 @@ describe('scenario: fire-hazard campaign down to the grids (e2e)', () => {
     }
     const res = await t.http().post(`/api/v1/tasks/${streetTaskId}/handoffs`).set(street.auth).send({ handoffs });
     expect(res.status).toBe(201);
-    expect(res.body.items.map((i: { state: string }) => i.state)).toEqual(['in_consultation', 'in_consultation', 'in_consultation']);
+    expect(res.body.items.map((i: { state: string }) => i.state)).toEqual([
+      'in_consultation',
+      'in_consultation',
+      'in_consultation',
+    ]);
     res.body.items.forEach((item: { id: string }, i: number) => (communityTask[['sq1', 'sq2', 'sq3'][i]] = item.id));
     ids.push(...Object.values(communityTask));
     expect((await get(street, streetTaskId)).escrowBalanceFen).toBe(6 * WAN);
+    // the bureau cannot cancel the street's task while the street's own handoffs are open (money would strand)
+    const cancel = await t
+      .http()
+      .post(`/api/v1/tasks/${streetTaskId}/actions/cancel`)
+      .set(bureau.auth)
+      .send({ reason: '调整部署' });
+    expect(cancel.status).toBe(422);
+    expect(cancel.body).toEqual(
+      expect.objectContaining({ code: 'GUARD_FAILED', details: expect.objectContaining({ guard: 'childrenClosed' }) }),
+    );
     // consultation must come first: accepting now is not offered
-    const early = await t.http().post(`/api/v1/tasks/${communityTask.sq1}/actions/accept`).set(communities.sq1.auth).send({});
+    const early = await t
+      .http()
+      .post(`/api/v1/tasks/${communityTask.sq1}/actions/accept`)
+      .set(communities.sq1.auth)
+      .send({});
     expect(early.status).toBe(409);
   });
 
   it('one community declines: its money returns to the street and its grants end', async () => {
-    const res = await t.http().post(`/api/v1/tasks/${communityTask.sq3}/actions/decline`).set(communities.sq3.auth).send({ reason: '本社区人手不足，无法承担专项排查' });
+    const res = await t
+      .http()
+      .post(`/api/v1/tasks/${communityTask.sq3}/actions/decline`)
+      .set(communities.sq3.auth)
+      .send({ reason: '本社区人手不足，无法承担专项排查' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual(expect.objectContaining({ state: 'returned', escrowBalanceFen: 0 }));
     expect(res.body.grants.every((g: { status: string }) => g.status === 'revoked')).toBe(true);
@@ -108,7 +149,11 @@ describe('scenario: fire-hazard campaign down to the grids (e2e)', () => {
 
   it('the two that agree split their share among their grids', async () => {
     for (const c of ['sq1', 'sq2']) {
-      const agreed = await t.http().post(`/api/v1/tasks/${communityTask[c]}/actions/agree`).set(communities[c].auth).send({ terms: '需街道协调消防车通道' });
+      const agreed = await t
+        .http()
+        .post(`/api/v1/tasks/${communityTask[c]}/actions/agree`)
+        .set(communities[c].auth)
+        .send({ terms: '需街道协调消防车通道' });
       expect(agreed.status).toBe(200);
       expect(agreed.body.state).toBe('in_progress');
       const handoffs = [];
@@ -119,16 +164,28 @@ describe('scenario: fire-hazard campaign down to the grids (e2e)', () => {
           grants: [{ powerCode: 'SAFETY_INSPECTION' }, { powerCode: 'HAZARD_FUND_USE', capFen: 2 * WAN }],
         });
       }
-      const res = await t.http().post(`/api/v1/tasks/${communityTask[c]}/handoffs`).set(communities[c].auth).send({ handoffs });
+      const res = await t
+        .http()
+        .post(`/api/v1/tasks/${communityTask[c]}/handoffs`)
+        .set(communities[c].auth)
+        .send({ handoffs });
       expect(res.status).toBe(201);
-      expect(res.body.items.map((i: { state: string }) => i.state)).toEqual(['pending_acceptance', 'pending_acceptance', 'pending_acceptance']);
+      expect(res.body.items.map((i: { state: string }) => i.state)).toEqual([
+        'pending_acceptance',
+        'pending_acceptance',
+        'pending_acceptance',
+      ]);
       gridTasks.push(...res.body.items.map((i: { id: string }) => i.id));
       expect((await get(communities[c], communityTask[c])).escrowBalanceFen).toBe(2 * WAN);
     }
     ids.push(...gridTasks);
     // a grant derived twice stays inside the street's
-    const g = (await t.http().get(`/api/v1/tasks/${gridTasks[0]}/grants`).set(street.auth)).body.items.find((x: { powerCode: string }) => x.powerCode === 'HAZARD_FUND_USE');
-    expect(g).toEqual(expect.objectContaining({ capFen: 2 * WAN, parentGrantId: expect.any(String), status: 'active' }));
+    const g = (await t.http().get(`/api/v1/tasks/${gridTasks[0]}/grants`).set(street.auth)).body.items.find(
+      (x: { powerCode: string }) => x.powerCode === 'HAZARD_FUND_USE',
+    );
+    expect(g).toEqual(
+      expect.objectContaining({ capFen: 2 * WAN, parentGrantId: expect.any(String), status: 'active' }),
+    );
   });
 
   it('grid workers accept, spend, report and finish; progress rolls up to the street', async () => {
@@ -137,15 +194,25 @@ describe('scenario: fire-hazard campaign down to the grids (e2e)', () => {
       const w = await login(t, `xh-jd1-${codes[i]}-worker`);
       expect((await t.http().post(`/api/v1/tasks/${id}/actions/accept`).set(w.auth).send({})).status).toBe(200);
       const pct = i < 3 ? 100 : 50;
-      expect((await t.http().post(`/api/v1/tasks/${id}/actions/report-progress`).set(w.auth).send({ percent: pct })).status).toBe(200);
+      expect(
+        (await t.http().post(`/api/v1/tasks/${id}/actions/report-progress`).set(w.auth).send({ percent: pct })).status,
+      ).toBe(200);
     }
     // grid workers execute and report; recording expenses is for staff and leaders (DESIGN §2)
     const w1 = await login(t, 'xh-jd1-sq1-wg1-worker');
-    const spend = await t.http().post(`/api/v1/tasks/${gridTasks[0]}/expenses`).set(w1.auth).send({ amountFen: 5000, payee: '灭火器采购' });
+    const spend = await t
+      .http()
+      .post(`/api/v1/tasks/${gridTasks[0]}/expenses`)
+      .set(w1.auth)
+      .send({ amountFen: 5000, payee: '灭火器采购' });
     expect(spend.status).toBe(403);
     // the community spends on its own task under its capped grant
     const sq1Staff = await login(t, 'xh-jd1-sq1-staff');
-    const bought = await t.http().post(`/api/v1/tasks/${communityTask.sq1}/expenses`).set(sq1Staff.auth).send({ amountFen: 5000, payee: '灭火器采购', note: '网格宣传物料' });
+    const bought = await t
+      .http()
+      .post(`/api/v1/tasks/${communityTask.sq1}/expenses`)
+      .set(sq1Staff.auth)
+      .send({ amountFen: 5000, payee: '灭火器采购', note: '网格宣传物料' });
     expect(bought.status).toBe(201);
 
     // the worker recomputes: sq1's grids are at 100, sq2's at 50; the street sees (100 + 50 + [sq3 returned]) / 2
@@ -166,14 +233,30 @@ describe('scenario: fire-hazard campaign down to the grids (e2e)', () => {
     const codes = ['sq1-wg1', 'sq1-wg2', 'sq1-wg3'];
     for (const [i, id] of gridTasks.slice(0, 3).entries()) {
       const w = await login(t, `xh-jd1-${codes[i]}-worker`);
-      expect((await t.http().post(`/api/v1/tasks/${id}/actions/submit`).set(w.auth).send({ summary: '排查完毕，隐患已整改' })).status).toBe(200);
-      expect((await t.http().post(`/api/v1/tasks/${id}/actions/approve`).set(communities.sq1.auth).send({})).status).toBe(200);
+      expect(
+        (
+          await t
+            .http()
+            .post(`/api/v1/tasks/${id}/actions/submit`)
+            .set(w.auth)
+            .send({ summary: '排查完毕，隐患已整改' })
+        ).status,
+      ).toBe(200);
+      expect(
+        (await t.http().post(`/api/v1/tasks/${id}/actions/approve`).set(communities.sq1.auth).send({})).status,
+      ).toBe(200);
     }
     // 2万 left after funding its grids, 5000 fen spent, the grids' 6万 back
     expect((await get(communities.sq1, communityTask.sq1)).escrowBalanceFen).toBe(2 * WAN + 6 * WAN - 5000);
-    const submit = await t.http().post(`/api/v1/tasks/${communityTask.sq1}/actions/submit`).set(communities.sq1.auth).send({ summary: '社区排查完成' });
+    const submit = await t
+      .http()
+      .post(`/api/v1/tasks/${communityTask.sq1}/actions/submit`)
+      .set(communities.sq1.auth)
+      .send({ summary: '社区排查完成' });
     expect(submit.status).toBe(200);
-    expect((await t.http().post(`/api/v1/tasks/${communityTask.sq1}/actions/approve`).set(street.auth).send({})).status).toBe(200);
+    expect(
+      (await t.http().post(`/api/v1/tasks/${communityTask.sq1}/actions/approve`).set(street.auth).send({})).status,
+    ).toBe(200);
     expect((await get(street, streetTaskId)).escrowBalanceFen).toBe(14 * WAN + 8 * WAN - 5000);
 
     const [{ s }] = (await t.ds.query('SELECT CAST(SUM(balance_fen) AS CHAR) AS s FROM accounts')) as { s: string }[];
