@@ -95,6 +95,14 @@ describe('scenario: landscape rectification (e2e)', () => {
     expect(res.body.code).toBe('FUNDS_MUST_FOLLOW_TASK');
   });
 
+  it('a money-bearing grant without a cap is refused, naming the field', async () => {
+    const res = await t.http().post(`/api/v1/tasks/${taskId}/handoffs`).set(office.auth).send({
+      handoffs: [{ assigneeOrgUnitId: streetId, fundingFen: 50 * WAN, grants: [{ powerCode: 'CREW_COMMAND' }, { powerCode: 'PAYMENT_SETTLEMENT' }] }],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([{ field: 'handoffs.0.grants.1.capFen', errors: ['PAYMENT_SETTLEMENT bears money: its grant needs capFen'] }]);
+  });
+
   it('with both powers and the money, the street receives the task', async () => {
     const res = await t
       .http()
@@ -135,7 +143,7 @@ describe('scenario: landscape rectification (e2e)', () => {
       ['CREW_COMMAND', null, 'active'],
       ['PAYMENT_SETTLEMENT', 30 * WAN, 'active'],
     ]);
-    const inbox = await t.http().get('/api/v1/tasks?view=inbox').set(street.auth);
+    const inbox = await t.http().get('/api/v1/tasks?view=inbox&categoryCode=LANDSCAPE_RECTIFICATION&limit=200').set(street.auth);
     expect(inbox.body.items.map((i: { id: string }) => i.id)).toContain(childId);
   });
 

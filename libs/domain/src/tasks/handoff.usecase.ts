@@ -157,7 +157,9 @@ export class HandoffUseCase {
     const missing = ids.filter((id) => !found.has(id));
     if (missing.length) throw new DomainError(HandoffErrorCode.UNKNOWN_ORG_UNIT, 'Unknown or disabled receiving units', { orgUnitIds: missing });
     if (ids.length !== handoffs.length) {
-      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'Each receiving unit may appear once in a handoff');
+      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'Request validation failed', [
+        { field: 'handoffs', errors: ['each receiving unit may appear once in a handoff'] },
+      ]);
     }
     return found;
   }
@@ -228,8 +230,8 @@ export class HandoffUseCase {
 
     const id = newId();
     const grants: GrantEntity[] = [];
-    for (const g of h.grants) {
-      grants.push(await this.planGrant(em, { ...a, g, taskId: id, dueAt }));
+    for (const [grantIndex, g] of h.grants.entries()) {
+      grants.push(await this.planGrant(em, { ...a, g, grantIndex, taskId: id, dueAt }));
     }
     const entryState = receiver.kind === 'community' && !category.onCommunityAccessList ? 'in_consultation' : 'pending_acceptance';
     const task = em.getRepository(TaskEntity).create({
@@ -262,7 +264,7 @@ export class HandoffUseCase {
 
   private async planGrant(
     em: EntityManager,
-    a: { index: number; g: GrantRequest; taskId: string; dueAt: Date; sender: OrgUnitEntity; receiver: OrgUnitEntity; powers: Map<string, PowerEntity>; parentGrants: GrantEntity[]; now: Date },
+    a: { index: number; grantIndex: number; g: GrantRequest; taskId: string; dueAt: Date; sender: OrgUnitEntity; receiver: OrgUnitEntity; powers: Map<string, PowerEntity>; parentGrants: GrantEntity[]; now: Date },
   ): Promise<GrantEntity> {
     const { g, sender, receiver } = a;
     const at = { index: a.index, powerCode: g.powerCode };
@@ -272,17 +274,21 @@ export class HandoffUseCase {
     if (!scope || !scope.path.startsWith(receiver.path)) {
       throw new DomainError(HandoffErrorCode.GRANT_SCOPE_INVALID, 'A grant’s scope must be the receiving unit or inside it', at);
     }
-    const capFen = power.bearsMoney ? (g.capFen ?? null) : null;
-    const validUntil = g.validUntil ?? a.dueAt;
-    if (validUntil.getTime() <= a.now.getTime()) throw new DomainError(HandoffErrorCode.GRANT_SCOPE_INVALID, 'A grant must be valid in the future', at);
-
     const byLaw = power.holderOrgUnitId === sender.id;
     const parentGrant = byLaw ? undefined : a.parentGrants.find((p) => p.powerCode === g.powerCode);
     if (!byLaw && !parentGrant) {
       throw new DomainError(HandoffErrorCode.POWER_NOT_HELD, `This unit holds ${g.powerCode} neither by law nor by an active grant on this task`, at);
     }
+    const capFen = power.bearsMoney ? (g.capFen ?? null) : null;
+    // by default a grant lasts as long as the child task, and never beyond the grant it derives from
+    const validUntil =
+      g.validUntil ??
+      (parentGrant?.validUntil && parentGrant.validUntil.getTime() < a.dueAt.getTime() ? parentGrant.validUntil : a.dueAt);
+    if (validUntil.getTime() <= a.now.getTime()) throw new DomainError(HandoffErrorCode.GRANT_SCOPE_INVALID, 'A grant must be valid in the future', at);
     if (power.bearsMoney && capFen === null && (!parentGrant || parentGrant.capFen !== null)) {
-      throw new DomainError(ErrorCode.VALIDATION_FAILED, `${g.powerCode} bears money: its grant needs capFen`, at);
+      throw new DomainError(ErrorCode.VALIDATION_FAILED, 'Request validation failed', [
+        { field: `handoffs.${a.index}.grants.${a.grantIndex}.capFen`, errors: [`${g.powerCode} bears money: its grant needs capFen`] },
+      ]);
     }
     if (parentGrant) {
       const parentScope = await em.getRepository(OrgUnitEntity).findOneByOrFail({ id: parentGrant.scopeOrgUnitId });
