@@ -1,21 +1,33 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, HttpException, Injectable, NestInterceptor } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { Response } from 'express';
 import { from, Observable, of, throwError } from 'rxjs';
 import { catchError, mergeMap } from 'rxjs/operators';
 import { DataSource } from 'typeorm';
-import { AuthenticatedRequest, DomainError, ErrorCode } from '@gridflow/common';
+import { AuthenticatedRequest, DomainError, ErrorCode, registerErrorStatuses, statusForCode } from '@gridflow/common';
 import { canonicalJson } from '@gridflow/engine';
 import { IdempotencyKeyEntity } from '@gridflow/persistence';
 
 const KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 const IN_PROGRESS = 0;
+/** The request failed in a way that may have come after its commit: a retry could do the work twice. */
+const OUTCOME_UNKNOWN = 1;
+
+registerErrorStatuses({ IDEMPOTENCY_OUTCOME_UNKNOWN: 409 });
+
+/** Refusals (4xx) are thrown before anything commits; anything else may have committed. */
+function refusedBeforeCommit(err: unknown): boolean {
+  if (err instanceof DomainError) return statusForCode(err.code) < 500;
+  if (err instanceof HttpException) return err.getStatus() < 500;
+  return false;
+}
 
 /**
  * `Idempotency-Key` for creating POSTs and actions: the first request with a key runs and its response is stored
  * (per user); the same key with the same body replays that response; the same key with another body is 422.
- * A failed request frees its key, so a client may retry it.
+ * A refused request (4xx) frees its key, so a client may correct and retry it; a request that failed otherwise
+ * (5xx, lost connection) keeps its key as "outcome unknown" — its work may have committed — and a retry gets 409.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
@@ -49,7 +61,16 @@ export class IdempotencyInterceptor implements NestInterceptor {
               mergeMap(() => of(body)),
             ),
           ),
-          catchError((err: unknown) => from(repo.delete({ userId, key })).pipe(mergeMap(() => throwError(() => err)))),
+          catchError((err: unknown) =>
+            from(
+              refusedBeforeCommit(err)
+                ? repo.delete({ userId, key })
+                : repo.update({ userId, key }, { statusCode: OUTCOME_UNKNOWN, responseBody: 'null' }),
+            ).pipe(
+              catchError(() => of(null)),
+              mergeMap(() => throwError(() => err)),
+            ),
+          ),
         );
       }),
     );
@@ -68,6 +89,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (!existing) return this.claim(userId, key, requestHash);
     if (existing.requestHash !== requestHash) {
       throw new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This Idempotency-Key was used with a different request');
+    }
+    if (existing.statusCode === OUTCOME_UNKNOWN) {
+      throw new DomainError(
+        'IDEMPOTENCY_OUTCOME_UNKNOWN',
+        'An earlier request with this Idempotency-Key failed after it may have taken effect; check the resource, then retry with a new key',
+      );
     }
     if (existing.statusCode === IN_PROGRESS) {
       throw new DomainError(ErrorCode.CONFLICT, 'A request with this Idempotency-Key is still in progress');

@@ -67,8 +67,8 @@ export class TasksController {
   @UseInterceptors(IdempotencyInterceptor)
   @ApiHeader({ name: 'Idempotency-Key', required: false })
   async addExpense(@Auth() principal: Principal, @Param('id', ParseUUIDPipe) id: string, @Body() dto: ExpenseDto) {
-    const { entry, grant } = await this.expense.execute(principal, id, { amountFen: dto.amountFen, payee: dto.payee, note: dto.note });
-    return { entry: toLedgerEntryView(entry), grant: grant ? grantView(grant) : null, escrowBalanceFen: await this.ledger.balance(`task-${id}`) };
+    const { entry, grant, escrowBalanceFen } = await this.expense.execute(principal, id, { amountFen: dto.amountFen, payee: dto.payee, note: dto.note });
+    return { entry: toLedgerEntryView(entry), grant: grant ? grantView(grant) : null, escrowBalanceFen };
   }
 
   @Get(':id/ledger')

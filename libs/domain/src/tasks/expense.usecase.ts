@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { DomainError, ErrorCode, registerErrorStatuses, type Principal } from '@gridflow/common';
 import { CategoryEntity, GrantEntity, LedgerEntryEntity, PowerEntity, TaskEntity } from '@gridflow/persistence';
 import { EXTERNAL_EXPENSE, LedgerService, taskAccountId } from '../ledger/ledger.service.js';
@@ -36,7 +36,7 @@ export class ExpenseUseCase {
     private readonly ledger: LedgerService,
   ) {}
 
-  async execute(principal: Principal, taskId: string, cmd: ExpenseCommand, now = new Date()): Promise<{ task: TaskEntity; entry: LedgerEntryEntity; grant: GrantEntity | null }> {
+  async execute(principal: Principal, taskId: string, cmd: ExpenseCommand, now = new Date()): Promise<{ task: TaskEntity; entry: LedgerEntryEntity; grant: GrantEntity | null; escrowBalanceFen: number }> {
     return this.ds.transaction(async (em) => {
       const task = await this.shell.getVisible(principal, taskId, em, true);
       if (task.assigneeOrgUnitId !== principal.orgUnitId) {
@@ -66,6 +66,7 @@ export class ExpenseUseCase {
             amountFen: cmd.amountFen,
           });
         }
+        await this.assertAncestorCaps(em, grant, cmd.amountFen);
       } else if (!(await this.holdsMoneyPowerByLaw(task, principal))) {
         throw new DomainError(ExpenseErrorCode.AUTHORITY_REQUIRED, 'Spending this task’s money needs an active grant of a money-bearing power');
       }
@@ -89,8 +90,43 @@ export class ExpenseUseCase {
         payload: { amountFen: cmd.amountFen, payee: cmd.payee, note: cmd.note ?? null, ledgerEntryId: String(entry.id), grantId: grant?.id ?? null },
         at: now,
       });
-      return { task, entry, grant };
+      const escrowBalanceFen = await this.ledger.balance(taskAccountId(task.id), em);
+      return { task, entry, grant, escrowBalanceFen };
     });
+  }
+
+  /**
+   * A cap bounds everything spent under a grant, including what was spent under the grants derived from it:
+   * the grant and its ancestors are locked bottom-up (every expense under a subtree takes the same locks, so the
+   * totals read below cannot move) and each capped one must cover its subtree's running total plus this expense.
+   */
+  private async assertAncestorCaps(em: EntityManager, grant: GrantEntity, amountFen: number): Promise<void> {
+    let parentId: string | null = grant.id;
+    while (parentId) {
+      const [ancestor] = (await em.query(
+        'SELECT id, power_code AS powerCode, CAST(cap_fen AS CHAR) AS capFen, parent_grant_id AS parentId FROM grants WHERE id = ? FOR UPDATE',
+        [parentId],
+      )) as { id: string; powerCode: string; capFen: string | null; parentId: string | null }[];
+      if (!ancestor) return;
+      if (ancestor.capFen !== null) {
+        const [{ used }] = (await em.query(
+          `WITH RECURSIVE sub (id) AS (SELECT id FROM grants WHERE id = ? UNION ALL SELECT g.id FROM grants g JOIN sub ON g.parent_grant_id = sub.id)
+           SELECT CAST(COALESCE(SUM(spent_fen), 0) AS CHAR) AS used FROM grants WHERE id IN (SELECT id FROM sub) LOCK IN SHARE MODE`,
+          [ancestor.id],
+        )) as { used: string }[];
+        if (Number(used) + amountFen > Number(ancestor.capFen)) {
+          const delegated = ancestor.id !== grant.id;
+          throw new DomainError(
+            ExpenseErrorCode.GRANT_CAP_EXCEEDED,
+            delegated
+              ? `The expense would exceed the cap of the ${ancestor.powerCode} grant it derives from`
+              : `The expense would exceed the cap of the ${ancestor.powerCode} grant, counting what was spent under grants derived from it`,
+            { grantId: ancestor.id, capFen: Number(ancestor.capFen), spentFen: Number(used), amountFen, delegated },
+          );
+        }
+      }
+      parentId = ancestor.parentId;
+    }
   }
 
   private async holdsMoneyPowerByLaw(task: TaskEntity, principal: Principal): Promise<boolean> {

@@ -56,9 +56,26 @@ export class TaskEffects {
       },
       clearExtensionRequest: (_p, c) => this.clearExtension(c),
       // the engine resolves the new due time (payload, else the pending request) into params.dueAt
-      extendDue: (p, c) => {
+      extendDue: async (p, c) => {
         if (typeof p.dueAt !== 'string') return;
-        c.task.dueAt = new Date(p.dueAt);
+        const next = new Date(p.dueAt);
+        if (next.getTime() <= c.now.getTime()) throw new DomainError('DUE_TIME_INVALID', 'The new due time must be in the future');
+        if (c.task.parentId) {
+          const [parent] = (await c.em.query('SELECT due_at FROM tasks WHERE id = ?', [c.task.parentId])) as { due_at: Date }[];
+          if (parent && next.getTime() > new Date(parent.due_at).getTime()) {
+            throw new DomainError('DUE_TIME_AFTER_PARENT', 'A task cannot be extended past its parent’s due time', {
+              parentDueAt: new Date(parent.due_at).toISOString(),
+            });
+          }
+        }
+        // grants that lasted as long as the task now last as long as the extension, within the grants they derive from
+        await c.em.query(
+          `UPDATE grants g LEFT JOIN grants p ON p.id = g.parent_grant_id
+              SET g.valid_until = CASE WHEN p.valid_until IS NOT NULL AND p.valid_until < ? THEN p.valid_until ELSE ? END
+            WHERE g.task_id = ? AND g.status = 'active' AND g.valid_until = ?`,
+          [next, next, c.task.id, c.task.dueAt],
+        );
+        c.task.dueAt = next;
         c.task.extensionCount += 1;
         this.clearExtension(c);
       },
