@@ -1,4 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { CreatedAtColumn } from './timestamps.js';
 
 /**
  * A refresh token, stored as a SHA-256 hash. Tokens rotate: each use revokes the presented token and issues a
@@ -30,6 +31,6 @@ export class RefreshTokenEntity {
   @Column({ name: 'replaced_by_id', type: 'char', length: 36, nullable: true, default: null })
   replacedById: string | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'datetime', precision: 3, default: () => 'CURRENT_TIMESTAMP(3)' })
+  @CreatedAtColumn()
   createdAt: Date;
 }
