@@ -3,7 +3,7 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   testEnvironment: 'node',
   moduleNameMapper: {
-    '^@gridflow/(engine|common|persistence|domain|queue|testing)$': '<rootDir>/libs/$1/src/index.ts',
+    '^@gridflow/(engine|common|persistence|domain|queue)$': '<rootDir>/libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
