@@ -6,7 +6,8 @@ describe('org tree, scope and errors (e2e)', () => {
   let admin: Session;
   let streetLeader: Session; // xh-jd1
   let communityLeader: Session; // xh-jd1-sq1
-  const count = async (table: string) => Number(((await t.ds.query(`SELECT COUNT(*) AS n FROM ${table}`)) as { n: number }[])[0].n);
+  const count = async (table: string) =>
+    Number(((await t.ds.query(`SELECT COUNT(*) AS n FROM ${table}`)) as { n: number }[])[0].n);
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -22,16 +23,25 @@ describe('org tree, scope and errors (e2e)', () => {
 
   it('a community leader cannot read a sibling community or another street: 404, not 403', async () => {
     for (const code of ['xh-jd1-sq2', 'xh-jd2', 'xh-jd2-sq1', 'xh-jd1', 'xh']) {
-      const res = await t.http().get(`/api/v1/org-units/${await unitId(t, code)}`).set(communityLeader.auth);
+      const res = await t
+        .http()
+        .get(`/api/v1/org-units/${await unitId(t, code)}`)
+        .set(communityLeader.auth);
       expect(res.status).toBe(404);
       expect(res.body.code).toBe('NOT_FOUND');
     }
-    const own = await t.http().get(`/api/v1/org-units/${await unitId(t, 'xh-jd1-sq1-wg1')}`).set(communityLeader.auth);
+    const own = await t
+      .http()
+      .get(`/api/v1/org-units/${await unitId(t, 'xh-jd1-sq1-wg1')}`)
+      .set(communityLeader.auth);
     expect(own.status).toBe(200);
   });
 
   it('a street leader reads its communities and lists exactly its subtree', async () => {
-    const sq = await t.http().get(`/api/v1/org-units/${await unitId(t, 'xh-jd1-sq3')}`).set(streetLeader.auth);
+    const sq = await t
+      .http()
+      .get(`/api/v1/org-units/${await unitId(t, 'xh-jd1-sq3')}`)
+      .set(streetLeader.auth);
     expect(sq.status).toBe(200);
     expect(sq.body).toEqual({
       id: expect.any(String),
@@ -51,7 +61,11 @@ describe('org tree, scope and errors (e2e)', () => {
     expect(all.body.nextCursor).toBeNull();
 
     const communities = await t.http().get('/api/v1/org-units?kind=community').set(streetLeader.auth);
-    expect(communities.body.items.map((u: { code: string }) => u.code).sort()).toEqual(['xh-jd1-sq1', 'xh-jd1-sq2', 'xh-jd1-sq3']);
+    expect(communities.body.items.map((u: { code: string }) => u.code).sort()).toEqual([
+      'xh-jd1-sq1',
+      'xh-jd1-sq2',
+      'xh-jd1-sq3',
+    ]);
   });
 
   it('pages through the whole tree with keyset cursors, without repeats', async () => {
@@ -85,20 +99,36 @@ describe('org tree, scope and errors (e2e)', () => {
 
   it('an admin creates, renames and disables a unit; kinds must fit the tree', async () => {
     const street = await unitId(t, 'xh-jd2');
-    const created = await t.http().post('/api/v1/org-units').set(admin.auth).send({ code: 'xh-jd2-sq4', name: '新风社区', kind: 'community', parentId: street });
+    const created = await t
+      .http()
+      .post('/api/v1/org-units')
+      .set(admin.auth)
+      .send({ code: 'xh-jd2-sq4', name: '新风社区', kind: 'community', parentId: street });
     expect(created.status).toBe(201);
     expect(created.body.parentId).toBe(street);
     expect(created.body.path.endsWith(`${created.body.id}/`)).toBe(true);
 
-    const dup = await t.http().post('/api/v1/org-units').set(admin.auth).send({ code: 'xh-jd2-sq4', name: '重复', kind: 'community', parentId: street });
+    const dup = await t
+      .http()
+      .post('/api/v1/org-units')
+      .set(admin.auth)
+      .send({ code: 'xh-jd2-sq4', name: '重复', kind: 'community', parentId: street });
     expect(dup.status).toBe(409);
     expect(dup.body.code).toBe('ORG_UNIT_CODE_TAKEN');
 
-    const gridUnderStreet = await t.http().post('/api/v1/org-units').set(admin.auth).send({ code: 'xh-jd2-wg9', name: '错误网格', kind: 'grid', parentId: street });
+    const gridUnderStreet = await t
+      .http()
+      .post('/api/v1/org-units')
+      .set(admin.auth)
+      .send({ code: 'xh-jd2-wg9', name: '错误网格', kind: 'grid', parentId: street });
     expect(gridUnderStreet.status).toBe(422);
     expect(gridUnderStreet.body.code).toBe('ORG_UNIT_PARENT_INVALID');
 
-    const renamed = await t.http().patch(`/api/v1/org-units/${created.body.id}`).set(admin.auth).send({ name: '新风社区居委会' });
+    const renamed = await t
+      .http()
+      .patch(`/api/v1/org-units/${created.body.id}`)
+      .set(admin.auth)
+      .send({ name: '新风社区居委会' });
     expect(renamed.body.name).toBe('新风社区居委会');
 
     const busy = await t.http().patch(`/api/v1/org-units/${street}`).set(admin.auth).send({ disabled: true });
@@ -130,13 +160,22 @@ describe('org tree, scope and errors (e2e)', () => {
     const res = await t.http().patch(`/api/v1/org-units/${id}`).set(admin.auth).send({ name: null });
     expect(res.status).toBe(400);
     expect(res.body.details.map((d: { field: string }) => d.field)).toEqual(['name']);
-    const user = await t.http().patch(`/api/v1/users/${streetLeader.user.id}`).set(admin.auth).send({ displayName: null, roles: null });
+    const user = await t
+      .http()
+      .patch(`/api/v1/users/${streetLeader.user.id}`)
+      .set(admin.auth)
+      .send({ displayName: null, roles: null });
     expect(user.status).toBe(400);
     expect((await t.http().get(`/api/v1/org-units/${id}`).set(admin.auth)).body.name).toEqual(expect.any(String));
   });
 
   it('malformed JSON is 400, an oversized body 413, and neither leaks internals', async () => {
-    const bad = await t.http().post('/api/v1/org-units').set(admin.auth).set('Content-Type', 'application/json').send('{"code": ');
+    const bad = await t
+      .http()
+      .post('/api/v1/org-units')
+      .set(admin.auth)
+      .set('Content-Type', 'application/json')
+      .send('{"code": ');
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('MALFORMED_JSON');
     const big = await t
@@ -150,7 +189,11 @@ describe('org tree, scope and errors (e2e)', () => {
   });
 
   it('keeps a client correlation id and echoes it in the body and header', async () => {
-    const res = await t.http().get('/api/v1/org-units/not-a-uuid').set(admin.auth).set('X-Correlation-Id', 'trace-abc-12345');
+    const res = await t
+      .http()
+      .get('/api/v1/org-units/not-a-uuid')
+      .set(admin.auth)
+      .set('X-Correlation-Id', 'trace-abc-12345');
     expect(res.status).toBe(400);
     expect(res.headers['x-correlation-id']).toBe('trace-abc-12345');
     expect(res.body.correlationId).toBe('trace-abc-12345');
@@ -159,7 +202,12 @@ describe('org tree, scope and errors (e2e)', () => {
   it('unknown routes are 404 in the same error shape', async () => {
     const res = await t.http().get('/api/v1/nothing-here').set(admin.auth);
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ statusCode: 404, code: expect.any(String), message: expect.any(String), correlationId: expect.any(String) });
+    expect(res.body).toEqual({
+      statusCode: 404,
+      code: expect.any(String),
+      message: expect.any(String),
+      correlationId: expect.any(String),
+    });
   });
 
   it('lists users for admins in the DESIGN shape; leaders are refused; auditors see only their subtree', async () => {
@@ -167,16 +215,45 @@ describe('org tree, scope and errors (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.body.items.length).toBeGreaterThanOrEqual(61);
     for (const u of res.body.items) {
-      expect(Object.keys(u).sort()).toEqual(['disabled', 'displayName', 'id', 'orgUnitId', 'roles', 'username']);
+      // phone (for SMS notices) is shown to administrators only
+      expect(Object.keys(u).sort()).toEqual([
+        'disabled',
+        'displayName',
+        'id',
+        'orgUnitId',
+        'phone',
+        'roles',
+        'username',
+      ]);
     }
     expect((await t.http().get('/api/v1/users').set(streetLeader.auth)).status).toBe(403);
 
-    const created = await t.http().post('/api/v1/users').set(streetLeader.auth).send({ username: 'sneaky', displayName: 'x', orgUnitId: streetLeader.user.orgUnitId, roles: ['admin'], password: 'long-enough-pass' });
+    const created = await t
+      .http()
+      .post('/api/v1/users')
+      .set(streetLeader.auth)
+      .send({
+        username: 'sneaky',
+        displayName: 'x',
+        orgUnitId: streetLeader.user.orgUnitId,
+        roles: ['admin'],
+        password: 'long-enough-pass',
+      });
     expect(created.status).toBe(403);
   });
 
   it('an admin cannot create a user in a unit outside its subtree, and a bad role is 400', async () => {
-    const bad = await t.http().post('/api/v1/users').set(admin.auth).send({ username: 'badrole', displayName: '某人', orgUnitId: await unitId(t, 'xh-jd1'), roles: ['mayor'], password: 'long-enough-pass' });
+    const bad = await t
+      .http()
+      .post('/api/v1/users')
+      .set(admin.auth)
+      .send({
+        username: 'badrole',
+        displayName: '某人',
+        orgUnitId: await unitId(t, 'xh-jd1'),
+        roles: ['mayor'],
+        password: 'long-enough-pass',
+      });
     expect(bad.status).toBe(400);
     expect(bad.body.details.map((d: { field: string }) => d.field)).toEqual(['roles']);
   });
@@ -188,8 +265,12 @@ describe('org tree, scope and errors (e2e)', () => {
 
     const doc = await t.http().get('/api/docs-json');
     expect(doc.status).toBe(200);
-    expect(doc.body.components.securitySchemes.bearer).toEqual(expect.objectContaining({ type: 'http', scheme: 'bearer' }));
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/api/v1/auth/login', '/api/v1/org-units/{id}', '/api/v1/users']));
+    expect(doc.body.components.securitySchemes.bearer).toEqual(
+      expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+    );
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/auth/login', '/api/v1/org-units/{id}', '/api/v1/users']),
+    );
     expect((await t.http().get('/api/docs/')).status).toBe(200);
   });
 });

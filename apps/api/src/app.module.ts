@@ -1,6 +1,12 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { AllExceptionsFilter, correlationMiddleware, createValidationPipe, GridflowConfigModule, GridflowLoggerModule } from '@gridflow/common';
+import {
+  AllExceptionsFilter,
+  correlationMiddleware,
+  createValidationPipe,
+  GridflowConfigModule,
+  GridflowLoggerModule,
+} from '@gridflow/common';
 import { DatabaseModule } from '@gridflow/persistence';
 import { QueueProducerModule, RedisModule } from '@gridflow/queue';
 import { AuthModule } from './auth/auth.module.js';
@@ -13,6 +19,7 @@ import { BudgetsModule } from './budgets/budgets.module.js';
 import { TasksModule } from './tasks/tasks.module.js';
 import { WorkflowsModule } from './workflows/workflows.module.js';
 import { NotificationsModule } from './notifications/notifications.controller.js';
+import { WebhooksModule } from './webhooks/webhooks.controller.js';
 import { CalendarApiModule } from './calendar/calendar.controller.js';
 import { SupervisionApiModule } from './supervision/supervision.controller.js';
 
@@ -36,6 +43,7 @@ import { SupervisionApiModule } from './supervision/supervision.controller.js';
     WorkflowsModule,
     TasksModule,
     NotificationsModule,
+    WebhooksModule,
     CalendarApiModule,
     SupervisionApiModule,
   ],

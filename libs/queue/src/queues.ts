@@ -8,6 +8,8 @@ export enum QueueName {
   Effects = 'effects',
   /** Durable workflow timers, as delayed jobs that wake the worker at a timer row's due time. */
   Timers = 'timers',
+  /** Outbound notification channels (webhooks, SMS): slow, external, retried with backoff. */
+  Outbound = 'outbound',
 }
 
 export enum JobName {
@@ -19,15 +21,28 @@ export enum JobName {
   RollUp = 'roll-up',
   /** Fire one task_timers row (a delayed job; the row is the truth). */
   FireTimer = 'fire-timer',
+  /** POST one webhook_deliveries row to its endpoint (the row is the truth; a delivered row is a no-op). */
+  DeliverWebhook = 'deliver-webhook',
+  /** Send one sms_outbox row through the configured SMS driver (a sent row is a no-op). */
+  SendSms = 'send-sms',
 }
 
 /** One typed payload per job name. Payloads carry ids only; MySQL is the truth. */
 export interface JobPayloads {
   [JobName.Heartbeat]: { scheduledBy: string };
   /** One task (`taskId`), or many sibling tasks of a fan-out (`taskIds`), each notified about its event `eventSeq`. */
-  [JobName.Notify]: { taskId?: string; taskIds?: string[]; eventSeq: number; template: string; to: string; userIds?: string[] };
+  [JobName.Notify]: {
+    taskId?: string;
+    taskIds?: string[];
+    eventSeq: number;
+    template: string;
+    to: string;
+    userIds?: string[];
+  };
   [JobName.RollUp]: { taskId: string };
   [JobName.FireTimer]: { timerRowId: string; taskId: string; dueAt: string };
+  [JobName.DeliverWebhook]: { deliveryId: string };
+  [JobName.SendSms]: { smsId: string };
 }
 
 /** Which queue each job runs on. */
@@ -36,4 +51,6 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.Notify]: QueueName.Effects,
   [JobName.RollUp]: QueueName.Effects,
   [JobName.FireTimer]: QueueName.Timers,
+  [JobName.DeliverWebhook]: QueueName.Outbound,
+  [JobName.SendSms]: QueueName.Outbound,
 };

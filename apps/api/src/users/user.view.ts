@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ROLES, type Role } from '@gridflow/common';
 import type { UserEntity } from '@gridflow/persistence';
 
@@ -10,9 +10,13 @@ export class UserView {
   @ApiProperty() orgUnitId: string;
   @ApiProperty({ enum: ROLES, isArray: true }) roles: Role[];
   @ApiProperty() disabled: boolean;
+  @ApiPropertyOptional({ nullable: true, description: 'Mobile number for SMS notices; administrators only' })
+  phone?: string | null;
 
-  static of(u: UserEntity): UserView {
+  /** `withPhone`: the caller is an administrator (nobody else sees phone numbers). */
+  static of(u: UserEntity, withPhone = false): UserView {
     return Object.assign(new UserView(), {
+      ...(withPhone ? { phone: u.phone ?? null } : {}),
       id: u.id,
       username: u.username,
       displayName: u.displayName,

@@ -2,7 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AuthConfig, DomainError, ErrorCode, hashPassword, newId, NotFoundError, type Principal, inScope } from '@gridflow/common';
+import {
+  AuthConfig,
+  DomainError,
+  ErrorCode,
+  hashPassword,
+  newId,
+  NotFoundError,
+  type Principal,
+  inScope,
+} from '@gridflow/common';
 import { OrgDirectory } from '@gridflow/domain';
 import { UserEntity } from '@gridflow/persistence';
 import { TokenService } from '../auth/token.service.js';
@@ -55,6 +64,7 @@ export class UsersService {
       roles: cmd.roles,
       passwordHash: await hashPassword(cmd.password, this.log2N),
       disabled: false,
+      phone: cmd.phone ?? null,
     });
     try {
       await repo.insert(user);
@@ -76,6 +86,7 @@ export class UsersService {
     if (cmd.displayName !== undefined) patch.displayName = cmd.displayName;
     if (cmd.roles !== undefined) patch.roles = cmd.roles;
     if (cmd.disabled !== undefined) patch.disabled = cmd.disabled;
+    if (cmd.phone !== undefined) patch.phone = cmd.phone;
     if (cmd.password !== undefined) patch.passwordHash = await hashPassword(cmd.password, this.log2N);
     await this.ds.transaction(async (em) => {
       if (Object.keys(patch).length) await em.getRepository(UserEntity).update({ id }, patch);

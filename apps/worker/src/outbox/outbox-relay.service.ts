@@ -4,8 +4,16 @@ import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
-import type { WorkerConfig } from '@gridflow/common';
-import { JOB_OPTIONS, JobName, outboxJobId, QueueName, timerJobId } from '@gridflow/queue';
+import type { OutboundConfig, WorkerConfig } from '@gridflow/common';
+import {
+  JOB_OPTIONS,
+  JobName,
+  outboundJobOptions,
+  outboxJobId,
+  outboxJobRoute,
+  QueueName,
+  timerJobId,
+} from '@gridflow/queue';
 
 interface OutboxRow {
   id: string;
@@ -27,6 +35,7 @@ const BATCH = 500;
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(OutboxRelay.name);
   private readonly pollMs: number;
+  private readonly outbound: OutboundConfig;
   private stopped = false;
   private loop: Promise<void> | null = null;
 
@@ -34,9 +43,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     @InjectDataSource() private readonly ds: DataSource,
     @InjectQueue(QueueName.Effects) private readonly effects: Queue,
     @InjectQueue(QueueName.Timers) private readonly timers: Queue,
+    @InjectQueue(QueueName.Outbound) private readonly outboundQueue: Queue,
     config: ConfigService,
   ) {
     this.pollMs = config.getOrThrow<WorkerConfig>('worker').outboxPollMs;
+    this.outbound = config.getOrThrow<OutboundConfig>('outbound');
   }
 
   onApplicationBootstrap(): void {
@@ -79,7 +90,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       }
       for (const row of rollUps.values()) jobs.push(this.toJob(row, outboxJobId(row.id)));
       // roll-up rows folded into a later row of the same parent are applied by that row's job
-      const folded = rows.filter((r) => r.job_name === JobName.RollUp && r.aggregate_id && rollUps.get(r.aggregate_id) !== r);
+      const folded = rows.filter(
+        (r) => r.job_name === JobName.RollUp && r.aggregate_id && rollUps.get(r.aggregate_id) !== r,
+      );
       if (folded.length) {
         await em.query(
           `INSERT IGNORE INTO applied_effects (outbox_id, job_name) VALUES ${folded.map(() => "(?, 'roll-up-folded')").join(',')}`,
@@ -87,8 +100,15 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         );
       }
       const byQueue = (q: QueueName) => jobs.filter((j) => j.queueName === q).map(({ queueName: _q, ...job }) => job);
-      await Promise.all([this.effects.addBulk(byQueue(QueueName.Effects)), this.timers.addBulk(byQueue(QueueName.Timers))]);
-      await em.query(`UPDATE outbox SET sent_at = NOW(3), attempts = attempts + 1 WHERE id IN (${rows.map(() => '?').join(',')})`, rows.map((r) => r.id));
+      await Promise.all([
+        this.effects.addBulk(byQueue(QueueName.Effects)),
+        this.timers.addBulk(byQueue(QueueName.Timers)),
+        this.outboundQueue.addBulk(byQueue(QueueName.Outbound)),
+      ]);
+      await em.query(
+        `UPDATE outbox SET sent_at = NOW(3), attempts = attempts + 1 WHERE id IN (${rows.map(() => '?').join(',')})`,
+        rows.map((r) => r.id),
+      );
       return rows.length;
     });
   }
@@ -104,6 +124,19 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         queueName: QueueName.Timers,
         data: { ...payload, outboxId: String(row.id), correlationId: row.correlation_id },
         opts: { ...JOB_OPTIONS[name], jobId: timerJobId(String(payload.timerRowId)), delay },
+      };
+    }
+    if (name === JobName.DeliverWebhook || name === JobName.SendSms) {
+      // an outbound delivery: retried with the configured backoff, under the delivery row's own id
+      const route = outboxJobRoute(name, payload, String(row.id));
+      return {
+        name,
+        queueName: route.queueName,
+        data: { ...payload, outboxId: String(row.id), correlationId: row.correlation_id },
+        opts: {
+          ...outboundJobOptions(name, this.outbound.webhookMaxAttempts, this.outbound.webhookBackoffMs),
+          jobId: route.jobId,
+        },
       };
     }
     return {

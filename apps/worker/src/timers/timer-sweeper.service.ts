@@ -5,7 +5,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { SupervisionService } from '@gridflow/domain';
-import { JOB_OPTIONS, JobName, outboxJobId, QueueName, timerJobId } from '@gridflow/queue';
+import { JOB_OPTIONS, JobName, outboxJobRoute, QueueName, timerJobId } from '@gridflow/queue';
 
 /** How often the sweep runs (and once at boot). */
 export const SWEEP_EVERY_MS = 30_000;
@@ -56,6 +56,7 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
     @InjectDataSource() private readonly ds: DataSource,
     @InjectQueue(QueueName.Timers) private readonly timers: Queue,
     @InjectQueue(QueueName.Effects) private readonly effects: Queue,
+    @InjectQueue(QueueName.Outbound) private readonly outbound: Queue,
     private readonly supervision: SupervisionService,
   ) {}
 
@@ -168,17 +169,31 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
   /** Outbox rows sent but never applied whose job is gone go back to the relay (sent_at = NULL). */
   private async sweepOutbox(): Promise<number> {
     const rows = (await this.ds.query(
-      `SELECT o.id FROM outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id
+      `SELECT o.id, o.job_name, o.payload FROM outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id
         WHERE o.sent_at BETWEEN NOW(3) - INTERVAL 1 DAY AND NOW(3) - INTERVAL ${OUTBOX_STUCK_MS / 1000} SECOND
           AND a.outbox_id IS NULL AND o.job_name <> ?
         ORDER BY o.id LIMIT ${BATCH}`,
       [JobName.FireTimer],
-    )) as { id: string }[];
+    )) as { id: string; job_name: string; payload: string }[];
     if (!rows.length) return 0;
-    const exists = await this.jobsExist(
-      this.effects,
-      rows.map((r) => outboxJobId(r.id)),
+    // outbound rows (webhooks, SMS) are published under their delivery row's id on the outbound queue
+    const routes = rows.map((r) =>
+      outboxJobRoute(r.job_name as JobName, JSON.parse(r.payload) as Record<string, unknown>, String(r.id)),
     );
+    const isOutbound = routes.map((r) => r.queueName === QueueName.Outbound);
+    const [effectsExist, outboundExist] = await Promise.all([
+      this.jobsExist(
+        this.effects,
+        routes.filter((_, i) => !isOutbound[i]).map((r) => r.jobId),
+      ),
+      this.jobsExist(
+        this.outbound,
+        routes.filter((_, i) => isOutbound[i]).map((r) => r.jobId),
+      ),
+    ]);
+    let e = 0;
+    let o = 0;
+    const exists = isOutbound.map((out) => (out ? outboundExist[o++] : effectsExist[e++]));
     const lost = rows.filter((_, i) => !exists[i]).map((r) => String(r.id));
     if (!lost.length) return 0;
     await this.ds.query(
@@ -190,6 +205,7 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
 
   /** One pipelined EXISTS per job hash: whether BullMQ still holds each job (in any state). */
   private async jobsExist(queue: Queue, jobIds: string[]): Promise<boolean[]> {
+    if (!jobIds.length) return [];
     // the Redis backend's raw client is ioredis; BullMQ's interface declares only the commands it uses itself
     const client = (await queue.getBackend().client) as unknown as Redis;
     const pipeline = client.pipeline();

@@ -19,6 +19,7 @@ export const Permission = {
   TaskAct: 'task:act',
   ExpenseWrite: 'expense:write',
   NotificationRead: 'notification:read',
+  WebhookAdmin: 'webhook:admin',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 

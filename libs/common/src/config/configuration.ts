@@ -36,13 +36,32 @@ export const workerConfig = registerAs('worker', () => {
   return { concurrency: e.WORKER_CONCURRENCY, outboxPollMs: e.OUTBOX_POLL_MS };
 });
 
+export const outboundConfig = registerAs('outbound', () => {
+  const e = env();
+  return {
+    webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    webhookMaxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+    webhookBackoffMs: e.WEBHOOK_BACKOFF_MS,
+    smsDriver: e.SMS_DRIVER,
+  };
+});
+
 export const demoConfig = registerAs('demo', () => ({ password: env().DEMO_PASSWORD }));
 
-export const allConfigs = [appConfig, databaseConfig, redisConfig, authConfig, workerConfig, demoConfig];
+export const allConfigs = [
+  appConfig,
+  databaseConfig,
+  redisConfig,
+  authConfig,
+  workerConfig,
+  outboundConfig,
+  demoConfig,
+];
 
 export type AppConfig = ReturnType<typeof appConfig>;
 export type DatabaseConfig = ReturnType<typeof databaseConfig>;
 export type RedisConfig = ReturnType<typeof redisConfig>;
 export type AuthConfig = ReturnType<typeof authConfig>;
 export type WorkerConfig = ReturnType<typeof workerConfig>;
+export type OutboundConfig = ReturnType<typeof outboundConfig>;
 export type DemoConfig = ReturnType<typeof demoConfig>;

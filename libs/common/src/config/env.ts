@@ -20,6 +20,10 @@ export interface Env {
   PASSWORD_SCRYPT_LOG2N: number;
   WORKER_CONCURRENCY: number;
   OUTBOX_POLL_MS: number;
+  WEBHOOK_TIMEOUT_MS: number;
+  WEBHOOK_MAX_ATTEMPTS: number;
+  WEBHOOK_BACKOFF_MS: number;
+  SMS_DRIVER: 'log';
 }
 
 export const DEFAULT_DEMO_PASSWORD = 'Gridflow@2026';
@@ -83,6 +87,10 @@ const schema: { [K in keyof Env]: Parser<Env[K]> } = {
   DEMO_PASSWORD: str(DEFAULT_DEMO_PASSWORD, (v) => (v.length >= 8 ? null : 'must be at least 8 characters')),
   WORKER_CONCURRENCY: int(8, 1, 256),
   OUTBOX_POLL_MS: int(200, 10, 60000),
+  WEBHOOK_TIMEOUT_MS: int(5000, 100, 60000),
+  WEBHOOK_MAX_ATTEMPTS: int(8, 1, 50),
+  WEBHOOK_BACKOFF_MS: int(1000, 10, 3_600_000),
+  SMS_DRIVER: oneOf('log', ['log'] as const),
 };
 
 /** Parses and validates the environment; throws one error naming every bad variable. */

@@ -4,6 +4,7 @@ import { DataSource, EntityManager, In, IsNull } from 'typeorm';
 import { newId, NotFoundError, type Principal } from '@gridflow/common';
 import { NotificationEntity, TaskEntity, UserEntity } from '@gridflow/persistence';
 import { pathIds } from '../tasks/task-paths.js';
+import { NotificationChannels, type NotificationRow } from './notification-channels.service.js';
 
 /** Roles that receive a unit's task notifications. */
 const RECIPIENT_ROLES = ['leader', 'staff', 'grid_worker'];
@@ -36,7 +37,10 @@ const TITLES: Record<string, string> = {
 };
 
 /** The unit whose users a notification about the task goes to. */
-function recipientUnit(task: Pick<TaskEntity, 'ownerOrgUnitId' | 'assigneeOrgUnitId' | 'ownerPath'>, to: string): string | undefined {
+function recipientUnit(
+  task: Pick<TaskEntity, 'ownerOrgUnitId' | 'assigneeOrgUnitId' | 'ownerPath'>,
+  to: string,
+): string | undefined {
   if (to === 'owner' || to === 'initiator') return task.ownerOrgUnitId;
   if (to === 'ownerSuperior') {
     const ids = pathIds(task.ownerPath);
@@ -48,7 +52,10 @@ function recipientUnit(task: Pick<TaskEntity, 'ownerOrgUnitId' | 'assigneeOrgUni
 /** In-app notifications: delivery from task events (idempotent per event, template and user) and the inbox. */
 @Injectable()
 export class NotificationService {
-  constructor(@InjectDataSource() private readonly ds: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly channels: NotificationChannels,
+  ) {}
 
   /**
    * Delivers one notify effect — for one task, or for the many children of a fan-out in a few bulk statements.
@@ -69,7 +76,10 @@ export class NotificationService {
     if (!p.userIds?.length) {
       const units = [...new Set(tasks.map(unitOf).filter((u): u is string => !!u))];
       const users = units.length
-        ? await em.getRepository(UserEntity).find({ where: { orgUnitId: In(units), disabled: false }, select: { id: true, roles: true, orgUnitId: true } })
+        ? await em.getRepository(UserEntity).find({
+            where: { orgUnitId: In(units), disabled: false },
+            select: { id: true, roles: true, orgUnitId: true },
+          })
         : [];
       for (const u of users) {
         if (!u.roles.some((r) => RECIPIENT_ROLES.includes(r))) continue;
@@ -77,7 +87,7 @@ export class NotificationService {
       }
     }
     const template = p.template.slice(0, 64);
-    const rows = tasks.flatMap((task) => {
+    const rows: NotificationRow[] = tasks.flatMap((task) => {
       const unit = unitOf(task);
       const recipients = p.userIds?.length ? [...new Set(p.userIds)] : unit ? (byUnit.get(unit) ?? []) : [];
       const title = (TITLES[p.template] ?? '任务动态：{title}').replace('{title}', task.title).slice(0, 300);
@@ -92,9 +102,17 @@ export class NotificationService {
     });
     let inserted = 0;
     for (let i = 0; i < rows.length; i += 1000) {
-      const res = await em.createQueryBuilder().insert().into(NotificationEntity).values(rows.slice(i, i + 1000)).orIgnore().execute();
+      const res = await em
+        .createQueryBuilder()
+        .insert()
+        .into(NotificationEntity)
+        .values(rows.slice(i, i + 1000))
+        .orIgnore()
+        .execute();
       inserted += Number((res.raw as { affectedRows?: number })?.affectedRows ?? 0);
     }
+    // fanOut looks up which rows were new itself (the driver's insert result does not always carry affectedRows)
+    await this.channels.fanOut(em, rows);
     return inserted;
   }
 
@@ -129,6 +147,13 @@ export class NotificationService {
         chunk.flat(),
       )) as { affectedRows?: number };
       inserted += Number(res.affectedRows ?? 0);
+    }
+    if (inserted) {
+      const offered = rows.map(
+        ([id, userId, taskId, template, title, dedupKey]) =>
+          ({ id, userId, taskId, template, title, dedupKey }) as NotificationRow,
+      );
+      await this.channels.fanOut(em, offered);
     }
     return inserted;
   }
@@ -170,11 +195,16 @@ export class NotificationService {
           ? ownerIds[ownerIds.length - 2]
           : task.assigneeOrgUnitId;
     if (!unit) return [];
-    const users = await em.getRepository(UserEntity).find({ where: { orgUnitId: unit, disabled: false }, select: { id: true, roles: true } });
+    const users = await em
+      .getRepository(UserEntity)
+      .find({ where: { orgUnitId: unit, disabled: false }, select: { id: true, roles: true } });
     return users.filter((u) => u.roles.some((r) => RECIPIENT_ROLES.includes(r))).map((u) => u.id);
   }
 
-  async list(principal: Principal, q: { unread?: boolean; limit: number; afterId?: string }): Promise<NotificationEntity[]> {
+  async list(
+    principal: Principal,
+    q: { unread?: boolean; limit: number; afterId?: string },
+  ): Promise<NotificationEntity[]> {
     const qb = this.ds
       .getRepository(NotificationEntity)
       .createQueryBuilder('n')

@@ -12,10 +12,39 @@ import { TaskReader } from './task-reader.service.js';
 import { TaskShell } from './task-shell.service.js';
 import { RollUpService } from './roll-up.service.js';
 import { NotificationService } from '../notifications/notification.service.js';
+import { NotificationChannels } from '../notifications/notification-channels.service.js';
+import { WebhookAdminService } from '../notifications/webhook-admin.service.js';
 
 @Module({
   imports: [WorkflowDomainModule, LedgerDomainModule, CatalogDomainModule],
-  providers: [TaskShell, TaskEffects, TaskReader, CreateTaskUseCase, HandoffUseCase, ExpenseUseCase, OutboxWriter, GrantsService, RollUpService, NotificationService],
-  exports: [TaskShell, TaskReader, CreateTaskUseCase, HandoffUseCase, ExpenseUseCase, OutboxWriter, GrantsService, RollUpService, NotificationService, WorkflowDomainModule, LedgerDomainModule],
+  providers: [
+    TaskShell,
+    TaskEffects,
+    TaskReader,
+    CreateTaskUseCase,
+    HandoffUseCase,
+    ExpenseUseCase,
+    OutboxWriter,
+    GrantsService,
+    RollUpService,
+    NotificationService,
+    NotificationChannels,
+    WebhookAdminService,
+  ],
+  exports: [
+    TaskShell,
+    TaskReader,
+    CreateTaskUseCase,
+    HandoffUseCase,
+    ExpenseUseCase,
+    OutboxWriter,
+    GrantsService,
+    RollUpService,
+    NotificationService,
+    NotificationChannels,
+    WebhookAdminService,
+    WorkflowDomainModule,
+    LedgerDomainModule,
+  ],
 })
 export class TaskDomainModule {}

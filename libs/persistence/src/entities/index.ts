@@ -2,6 +2,7 @@ import { AccountEntity, GrantEntity, LedgerEntryEntity } from './ledger.entity.j
 import { CategoryEntity, DutyEntity, PowerEntity } from './catalog.entity.js';
 import { IdempotencyKeyEntity } from './idempotency-key.entity.js';
 import { NotificationEntity } from './notification.entity.js';
+import { SmsOutboxEntity, WebhookDeliveryEntity, WebhookEndpointEntity } from './notification-channel.entity.js';
 import { SupervisionEntryEntity } from './supervision-entry.entity.js';
 import { CalendarDayEntity, CalendarYearEntity } from './calendar.entity.js';
 import { OrgUnitEntity } from './org-unit.entity.js';
@@ -27,6 +28,7 @@ export * from './idempotency-key.entity.js';
 export * from './catalog.entity.js';
 export * from './ledger.entity.js';
 export * from './notification.entity.js';
+export * from './notification-channel.entity.js';
 export * from './supervision-entry.entity.js';
 export * from './calendar.entity.js';
 export * from './transformers.js';
@@ -51,6 +53,9 @@ export const ENTITIES = [
   LedgerEntryEntity,
   GrantEntity,
   NotificationEntity,
+  WebhookEndpointEntity,
+  WebhookDeliveryEntity,
+  SmsOutboxEntity,
   SupervisionEntryEntity,
   CalendarYearEntity,
   CalendarDayEntity,

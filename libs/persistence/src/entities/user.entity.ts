@@ -32,6 +32,10 @@ export class UserEntity {
   @Column({ type: 'boolean', default: false })
   disabled: boolean;
 
+  /** Mobile number for SMS notices (optional); shown to administrators only. */
+  @Column({ type: 'varchar', length: 32, nullable: true, default: null })
+  phone: string | null;
+
   @CreatedAtColumn()
   createdAt: Date;
 

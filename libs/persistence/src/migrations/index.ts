@@ -2,6 +2,7 @@ import { Foundation1763900000000 } from './1763900000000-foundation.js';
 import { WorkflowsTasksLedger1763900100000 } from './1763900100000-workflows-tasks-ledger.js';
 import { Notifications1763900200000 } from './1763900200000-notifications.js';
 import { TimersEscalation1763900300000 } from './1763900300000-timers-escalation.js';
+import { NotificationChannels1763900400000 } from './1763900400000-notification-channels.js';
 
 /** Every migration, in order. New migrations are appended; applied ones are never edited. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   WorkflowsTasksLedger1763900100000,
   Notifications1763900200000,
   TimersEscalation1763900300000,
+  NotificationChannels1763900400000,
 ];

@@ -28,7 +28,9 @@ export class ListUsersQuery extends PageQuery {
 export class CreateUserDto {
   @ApiProperty({ example: 'xh-jd1-sq1-staff2' })
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9._-]{1,63}$/, { message: 'username must be 2–64 lowercase letters, digits, dots, dashes or underscores' })
+  @Matches(/^[a-z0-9][a-z0-9._-]{1,63}$/, {
+    message: 'username must be 2–64 lowercase letters, digits, dots, dashes or underscores',
+  })
   username: string;
 
   @ApiProperty({ example: '王芳' })
@@ -54,6 +56,15 @@ export class CreateUserDto {
   @MinLength(10)
   @MaxLength(256)
   password: string;
+
+  @ApiPropertyOptional({
+    example: '13800138000',
+    nullable: true,
+    description: 'Mobile number for SMS notices (digits, optional leading +)',
+  })
+  @IsOptional()
+  @Matches(/^\+?[0-9]{5,20}$/, { message: 'phone must be 5–20 digits with an optional leading +' })
+  phone?: string | null;
 }
 
 export class UpdateUserDto {
@@ -84,4 +95,13 @@ export class UpdateUserDto {
   @MinLength(10)
   @MaxLength(256)
   password?: string;
+
+  @ApiPropertyOptional({
+    example: '13800138000',
+    nullable: true,
+    description: 'Mobile number for SMS notices (digits, optional leading +)',
+  })
+  @IsOptional() // null clears it
+  @Matches(/^\+?[0-9]{5,20}$/, { message: 'phone must be 5–20 digits with an optional leading +' })
+  phone?: string | null;
 }
