@@ -250,22 +250,6 @@ export class LedgerService {
     return this.pageOf(await qb.getMany(), page.limit);
   }
 
-  /** Entries that credit or debit an account, oldest first, keyset-paged by id. */
-  async entriesForAccount(
-    accountId: string,
-    page: { limit: number; afterId?: string | null },
-    em?: EntityManager,
-  ): Promise<{ items: LedgerEntryEntity[]; nextAfterId: string | null }> {
-    const qb = (em ?? this.ds.manager)
-      .getRepository(LedgerEntryEntity)
-      .createQueryBuilder('e')
-      .where('(e.debit_account = :accountId OR e.credit_account = :accountId)', { accountId })
-      .orderBy('e.id', 'ASC')
-      .take(page.limit + 1);
-    if (page.afterId) qb.andWhere('e.id > :afterId', { afterId: page.afterId });
-    return this.pageOf(await qb.getMany(), page.limit);
-  }
-
   private pageOf(rows: LedgerEntryEntity[], limit: number) {
     const more = rows.length > limit;
     const items = more ? rows.slice(0, limit) : rows;

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In, IsNull } from 'typeorm';
 import { newId, NotFoundError, type Principal } from '@gridflow/common';
-import { NotificationEntity, TaskEntity, UserEntity } from '@gridflow/persistence';
+import { NotificationEntity, TaskEntity } from '@gridflow/persistence';
 import { pathIds } from '../tasks/task-paths.js';
 import { NotificationChannels, type NotificationRow } from './notification-channels.service.js';
 
@@ -35,6 +35,11 @@ const TITLES: Record<string, string> = {
   'task.escalation_supervision': '督办：{title}',
   'task.escalation_listed': '挂牌督办：{title}',
 };
+
+/** The inbox title of a notification about a task. */
+function titleFor(template: string, taskTitle: string): string {
+  return (TITLES[template] ?? '任务动态：{title}').replace('{title}', taskTitle).slice(0, 300);
+}
 
 /** The unit whose users a notification about the task goes to. */
 function recipientUnit(
@@ -74,23 +79,22 @@ export class NotificationService {
     const unitOf = (task: TaskEntity) => recipientUnit(task, p.to);
     const byUnit = new Map<string, string[]>();
     if (!p.userIds?.length) {
-      const units = [...new Set(tasks.map(unitOf).filter((u): u is string => !!u))];
-      const users = units.length
-        ? await em.getRepository(UserEntity).find({
-            where: { orgUnitId: In(units), disabled: false },
-            select: { id: true, roles: true, orgUnitId: true },
-          })
-        : [];
-      for (const u of users) {
-        if (!u.roles.some((r) => RECIPIENT_ROLES.includes(r))) continue;
-        byUnit.set(u.orgUnitId, [...(byUnit.get(u.orgUnitId) ?? []), u.id]);
+      const users = await this.usersOfUnits(
+        em,
+        tasks.map(unitOf).filter((u): u is string => !!u),
+      );
+      for (const [unit, list] of users) {
+        byUnit.set(
+          unit,
+          list.filter((u) => u.roles.some((r) => RECIPIENT_ROLES.includes(r))).map((u) => u.id),
+        );
       }
     }
     const template = p.template.slice(0, 64);
     const rows: NotificationRow[] = tasks.flatMap((task) => {
       const unit = unitOf(task);
       const recipients = p.userIds?.length ? [...new Set(p.userIds)] : unit ? (byUnit.get(unit) ?? []) : [];
-      const title = (TITLES[p.template] ?? '任务动态：{title}').replace('{title}', task.title).slice(0, 300);
+      const title = titleFor(p.template, task.title);
       return recipients.map((userId) => ({
         id: newId(),
         userId,
@@ -127,7 +131,7 @@ export class NotificationService {
   ): Promise<number> {
     const rows: unknown[][] = [];
     for (const p of items) {
-      const title = (TITLES[p.template] ?? '任务动态：{title}').replace('{title}', p.task.title).slice(0, 300);
+      const title = titleFor(p.template, p.task.title);
       for (const userId of new Set(p.userIds)) {
         rows.push([
           newId(),
@@ -185,21 +189,6 @@ export class NotificationService {
 
   /** The roles that receive a unit's task notifications. */
   static readonly RECIPIENT_ROLES: readonly string[] = RECIPIENT_ROLES;
-
-  private async unitRecipients(em: EntityManager, task: TaskEntity, to: string): Promise<string[]> {
-    const ownerIds = pathIds(task.ownerPath);
-    const unit =
-      to === 'owner' || to === 'initiator'
-        ? task.ownerOrgUnitId
-        : to === 'ownerSuperior'
-          ? ownerIds[ownerIds.length - 2]
-          : task.assigneeOrgUnitId;
-    if (!unit) return [];
-    const users = await em
-      .getRepository(UserEntity)
-      .find({ where: { orgUnitId: unit, disabled: false }, select: { id: true, roles: true } });
-    return users.filter((u) => u.roles.some((r) => RECIPIENT_ROLES.includes(r))).map((u) => u.id);
-  }
 
   async list(
     principal: Principal,

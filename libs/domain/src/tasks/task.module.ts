@@ -15,36 +15,25 @@ import { NotificationService } from '../notifications/notification.service.js';
 import { NotificationChannels } from '../notifications/notification-channels.service.js';
 import { WebhookAdminService } from '../notifications/webhook-admin.service.js';
 
+/** The task use cases and services, shared by the API and the worker. */
+const SERVICES = [
+  TaskShell,
+  TaskEffects,
+  TaskReader,
+  CreateTaskUseCase,
+  HandoffUseCase,
+  ExpenseUseCase,
+  OutboxWriter,
+  GrantsService,
+  RollUpService,
+  NotificationService,
+  NotificationChannels,
+  WebhookAdminService,
+];
+
 @Module({
   imports: [WorkflowDomainModule, LedgerDomainModule, CatalogDomainModule],
-  providers: [
-    TaskShell,
-    TaskEffects,
-    TaskReader,
-    CreateTaskUseCase,
-    HandoffUseCase,
-    ExpenseUseCase,
-    OutboxWriter,
-    GrantsService,
-    RollUpService,
-    NotificationService,
-    NotificationChannels,
-    WebhookAdminService,
-  ],
-  exports: [
-    TaskShell,
-    TaskReader,
-    CreateTaskUseCase,
-    HandoffUseCase,
-    ExpenseUseCase,
-    OutboxWriter,
-    GrantsService,
-    RollUpService,
-    NotificationService,
-    NotificationChannels,
-    WebhookAdminService,
-    WorkflowDomainModule,
-    LedgerDomainModule,
-  ],
+  providers: SERVICES,
+  exports: [...SERVICES, WorkflowDomainModule, LedgerDomainModule],
 })
 export class TaskDomainModule {}
