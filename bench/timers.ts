@@ -14,6 +14,7 @@
  * and seeded, dropped at the end) and under its own Redis prefix (keys deleted at the end).
  * Run after the build: `node dist/bench/timers.js [--quick]`.
  */
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NestFactory } from '@nestjs/core';
@@ -213,6 +214,7 @@ export async function runTimerBench(opts: { quick: boolean }): Promise<BenchFigu
   process.env.DATABASE_POOL_SIZE ??= '40';
   process.env.LOG_LEVEL ??= 'error';
   process.env.JWT_SECRET ??= 'bench-only-secret-bench-only-secret-0123';
+  process.env.WEBHOOK_SECRET_KEY ??= randomBytes(32).toString('base64url');
 
   const dropDb = async () => {
     const conn = await createConnection({ uri: serverUrl });

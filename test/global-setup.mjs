@@ -16,6 +16,9 @@ export default async function globalSetup() {
   process.env.LOGIN_MAX_FAILURES ??= '5';
   process.env.LOG_LEVEL ??= 'warn';
   process.env.DEMO_PASSWORD ??= 'Gridflow@2026';
+  // the suites' webhook receivers listen on 127.0.0.1; test/e2e/webhooks.e2e-spec.ts turns this off to prove refusals
+  process.env.WEBHOOK_ALLOW_PRIVATE_NETWORKS ??= 'true';
+  process.env.WEBHOOK_SECRET_KEY ??= 'Z3JpZGZsb3ctdGVzdC13ZWJob29rLXNlY3JldC1rZXk'; // a fixed test key (32 bytes)
   if (process.env.GRIDFLOW_TEST_PREPARED === process.env.DATABASE_URL) return;
 
   if (!existsSync('dist/libs/persistence/src/cli/migrate.js') || !process.env.GRIDFLOW_TEST_BUILT) {

@@ -60,7 +60,7 @@ describe('catalogs and budgets (e2e)', () => {
       expect(items.length).toBeGreaterThanOrEqual(10);
       for (const c of items) {
         expect(Object.keys(c).sort()).toEqual(
-          ['code', 'name', 'onCommunityAccessList', 'ownerOrgUnitId', 'requiredPowerCodes', 'workflowKey'].sort(),
+          ['code', 'name', 'onCommunityAccessList', 'ownerOrgUnitId', 'requiredPowerCodes', 'workflowKey', 'timerPolicy'].sort(),
         );
       }
       const landscape = items.find((c) => c.code === 'LANDSCAPE_RECTIFICATION');
@@ -71,6 +71,7 @@ describe('catalogs and budgets (e2e)', () => {
         requiredPowerCodes: ['CREW_COMMAND', 'PAYMENT_SETTLEMENT'],
         onCommunityAccessList: false,
         workflowKey: 'handoff',
+        timerPolicy: null,
       });
       expect((await t.http().get('/api/v1/catalog/categories')).status).toBe(401);
     });
@@ -203,6 +204,7 @@ describe('catalogs and budgets (e2e)', () => {
         requiredPowerCodes: ['TREE_FELLING_APPROVAL', 'PAYMENT_SETTLEMENT'],
         onCommunityAccessList: false,
         workflowKey: 'handoff',
+        timerPolicy: null,
       });
 
       const edited = await t
@@ -223,6 +225,7 @@ describe('catalogs and budgets (e2e)', () => {
         requiredPowerCodes: ['PAYMENT_SETTLEMENT'],
         onCommunityAccessList: true,
         workflowKey: 'handoff',
+        timerPolicy: null,
       });
       const listed = await t.http().get('/api/v1/catalog/categories').set(communityLeader.auth);
       expect((listed.body.items as Category[]).find((c) => c.code === 'GREEN_BELT_MAINTENANCE')).toEqual(edited.body);

@@ -6,7 +6,10 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { LoggingSmsSender, SMS_SENDER } from '@gridflow/domain';
+import { DataSource } from 'typeorm';
+import { newId, validateEnv, webhookSecretKey } from '@gridflow/common';
+import { LoggingSmsSender, openWebhookSecret, SMS_SENDER } from '@gridflow/domain';
+import { dataSourceOptions, ensureDatabase, MIGRATIONS } from '@gridflow/persistence';
 import { QueueName, webhookJobId } from '@gridflow/queue';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { OutboxRelay } from '../../apps/worker/src/outbox/outbox-relay.service.js';
@@ -130,7 +133,7 @@ describe('outbound notification channels: webhooks and SMS (integration)', () =>
     if (saved.attempts === undefined) delete process.env.WEBHOOK_MAX_ATTEMPTS;
   });
 
-  it('only administrators manage webhooks; URLs must be http(s)', async () => {
+  it('only administrators manage webhooks; URLs must be http(s) (else 422)', async () => {
     const body = { url: receiver.url('/nobody'), secret: SECRET, events: ['*'] };
     expect((await api('post', '/api/v1/webhooks', dept, body)).status).toBe(403);
     expect((await api('get', '/api/v1/webhooks', dept)).status).toBe(403);
@@ -138,7 +141,9 @@ describe('outbound notification channels: webhooks and SMS (integration)', () =>
     const auditor = await login(t, 'xh-audit');
     expect((await api('get', '/api/v1/webhooks', auditor)).status).toBe(403);
 
-    expect((await api('post', '/api/v1/webhooks', admin, { ...body, url: 'ftp://127.0.0.1/x' })).status).toBe(400);
+    const ftp = await api('post', '/api/v1/webhooks', admin, { ...body, url: 'ftp://127.0.0.1/x' });
+    expect(ftp.status).toBe(422);
+    expect(ftp.body.code).toBe('WEBHOOK_URL_FORBIDDEN');
     expect((await api('post', '/api/v1/webhooks', admin, { ...body, url: 'http://user:pw@127.0.0.1/x' })).status).toBe(
       400,
     );
@@ -164,6 +169,12 @@ describe('outbound notification channels: webhooks and SMS (integration)', () =>
     expect(created.body).not.toHaveProperty('secret');
     endpointId = created.body.id;
     expect((await api('get', `/api/v1/webhooks/${endpointId}`, admin)).body).not.toHaveProperty('secret');
+    // stored encrypted: the column holds no plaintext, yet the receiver below verifies the signature
+    const [stored] = (await t.ds.query('SELECT secret_ciphertext FROM webhook_endpoints WHERE id = ?', [
+      endpointId,
+    ])) as { secret_ciphertext: string }[];
+    expect(stored.secret_ciphertext).toMatch(/^v1\./);
+    expect(stored.secret_ciphertext).not.toContain(SECRET);
 
     const taskId = await urgeNewTask('占道经营整治（webhook）');
     const notifications = await urgeNotifications(taskId, recipients);
@@ -333,5 +344,58 @@ describe('outbound notification channels: webhooks and SMS (integration)', () =>
     const mine = sender.sent.slice(before).filter((s) => s.text.includes('占道经营整治（短信）'));
     expect(mine).toEqual([expect.objectContaining({ phone, text: '【Gridflow】催办：占道经营整治（短信）' })]);
     await t.http().patch(`/api/v1/users/${dept.user.id}`).set(admin.auth).send({ phone: null });
+  });
+});
+
+describe('webhook secrets at rest: the migration encrypts existing plaintext secrets (integration, scratch database)', () => {
+  const url = (process.env.DATABASE_URL as string).replace(/\/([A-Za-z0-9_]+)$/, '/$1_whsecrets');
+  const upTo = MIGRATIONS.findIndex((m) => m.name === 'WebhookSecretsDeleteResend1763900700000');
+  const open = async (migrations: typeof MIGRATIONS) => {
+    const ds = new DataSource({ ...dataSourceOptions({ url, poolSize: 2 }), migrations });
+    await ds.initialize();
+    return ds;
+  };
+
+  afterAll(async () => {
+    const ds = await open([]);
+    await ds.query(`DROP DATABASE IF EXISTS \`${url.split('/').pop()}\``);
+    await ds.destroy();
+  });
+
+  it('turns every plaintext secret into AES-256-GCM ciphertext that opens under the key, and down restores it', async () => {
+    expect(upTo).toBeGreaterThan(0);
+    await ensureDatabase(url);
+    const before = await open(MIGRATIONS.slice(0, upTo));
+    await before.runMigrations({ transaction: 'each' });
+    const id = newId();
+    const plaintext = 'whsec-legacy-plaintext-0123456789';
+    await before.query(
+      "INSERT INTO webhook_endpoints (id, url, secret, events, enabled, created_by) VALUES (?, 'https://hooks.example.gov.cn/x', ?, '*', 1, ?)",
+      [id, plaintext, newId()],
+    );
+    await before.destroy();
+
+    const after = await open(MIGRATIONS.slice(0, upTo + 1));
+    try {
+      expect((await after.runMigrations({ transaction: 'each' })).map((m) => m.name)).toEqual([
+        'WebhookSecretsDeleteResend1763900700000',
+      ]);
+      const [row] = (await after.query('SELECT * FROM webhook_endpoints WHERE id = ?', [id])) as Record<
+        string,
+        unknown
+      >[];
+      expect(row).not.toHaveProperty('secret');
+      expect(JSON.stringify(row)).not.toContain(plaintext);
+      const key = webhookSecretKey(validateEnv(process.env));
+      expect(openWebhookSecret(key, id, row.secret_ciphertext as string)).toBe(plaintext);
+
+      await after.undoLastMigration({ transaction: 'each' });
+      const [back] = (await after.query('SELECT secret FROM webhook_endpoints WHERE id = ?', [id])) as {
+        secret: string;
+      }[];
+      expect(back.secret).toBe(plaintext);
+    } finally {
+      await after.destroy();
+    }
   });
 });

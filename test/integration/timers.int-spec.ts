@@ -5,7 +5,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Principal } from '@gridflow/common';
-import { TaskShell, TimerFiringService } from '@gridflow/domain';
+import { CalendarService, TaskShell, TimerFiringService } from '@gridflow/domain';
 import { createRedis, QueueName, timerJobId } from '@gridflow/queue';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { TimerSweeper } from '../../apps/worker/src/timers/timer-sweeper.service.js';
@@ -87,6 +87,14 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
   let community: Session;
 
   const q = async <T>(sql: string, params: unknown[] = []) => (await t.ds.query(sql, params)) as T[];
+  /** The handoff workflow's in_progress timers for a due time: the working-day reminder only while it lies ahead. */
+  const inProgressTimers = async (dueAt: string) => {
+    const dayBefore = await worker.get(CalendarService).addWorkingDays(new Date(dueAt), -1);
+    return {
+      ids: ['progress-reminder', ...(dayBefore.getTime() > Date.now() ? ['due-in-one-working-day'] : []), 'deadline-escalation'].sort(),
+      dayBefore,
+    };
+  };
   const timersOf = (taskId: string) =>
     q<TimerRow>(
       'SELECT id, timer_id, status, due_at, fired_at, do_action FROM task_timers WHERE task_id = ? ORDER BY due_at, id',
@@ -279,10 +287,129 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     expect(await worker.get(TimerFiringService).fire(rows[0].id)).toEqual({ kind: 'not-pending', status: 'cancelled' });
   }, 60_000);
 
+  it('acceptance timeout: a handoff not accepted is reminded, then escalated to the assignee’s leaders two working days later', async () => {
+    const parent = await t
+      .http()
+      .post('/api/v1/tasks')
+      .set(community.auth)
+      .send({ title: '网格保洁（待接收）', categoryCode: 'SANITATION_GRID_CLEANING', dueAt: inDays(20), fundingFen: 200 });
+    expect(parent.status).toBe(201);
+    const grid = await unitId(t, 'xh-jd1-sq1-wg1');
+    const handedAt = Date.now();
+    const res = await t
+      .http()
+      .post(`/api/v1/tasks/${parent.body.id}/handoffs`)
+      .set(community.auth)
+      .send({ handoffs: [{ assigneeOrgUnitId: grid, dueAt: inDays(10), fundingFen: 100, grants: [] }] });
+    expect(res.status).toBe(201);
+    const child = res.body.items[0] as { id: string; state: string };
+    expect(child.state).toBe('pending_acceptance');
+
+    // the clock a user sees: a reminder after 24 hours, the escalation two working days after the handoff
+    const clock = await t.http().get(`/api/v1/tasks/${child.id}/timers`).set(community.auth);
+    expect(clock.status).toBe(200);
+    const items = clock.body.items as { id: string; timerId: string; kind: string; level?: number; dueAt: string; status: string }[];
+    expect(items.map((i) => [i.timerId, i.kind, i.level, i.status])).toEqual([
+      ['acceptance-reminder', 'remind', undefined, 'pending'],
+      ['acceptance-escalation', 'escalate', 1, 'pending'],
+    ]);
+    const twoWorkingDays = await worker.get(CalendarService).addWorkingDays(new Date(handedAt), 2);
+    const escalation = items[1];
+    expect(Math.abs(Date.parse(escalation.dueAt) - twoWorkingDays.getTime())).toBeLessThan(5_000);
+    // another street's leader cannot read this task's clock
+    const other = await login(t, 'xh-jd2-leader');
+    expect((await t.http().get(`/api/v1/tasks/${child.id}/timers`).set(other.auth)).status).toBe(404);
+
+    const queue = worker.get<Queue>(getQueueToken(QueueName.Timers));
+    await waitFor(() => queue.getJob(timerJobId(escalation.id)), 5000, 50);
+    // time passes: the escalation is due, the sweeper promotes it; a grid has no leader of its own, so its
+    // community's leaders are urged
+    await q('UPDATE task_timers SET due_at = NOW(3) - INTERVAL 10 SECOND WHERE id = ?', [escalation.id]);
+    await worker.get(TimerSweeper).sweepOnce();
+    const urged = await waitFor(
+      async () => {
+        const n = await notificationsOf(child.id, 'task.escalation_urge');
+        return n.length ? n : null;
+      },
+      10000,
+      100,
+    );
+    expect(await leadersOf('xh-jd1-sq1-wg1')).toEqual([]);
+    expect(urged.map((n) => n.user_id)).toEqual(await leadersOf('xh-jd1-sq1'));
+    expect((await t.http().get(`/api/v1/tasks/${child.id}`).set(community.auth)).body.escalationLevel).toBe(1);
+
+    // accepting stops the acceptance clock: the reminder and the ladder's next rung are cancelled
+    const gridWorker = await login(t, 'xh-jd1-sq1-wg1-worker');
+    expect((await act(gridWorker, child.id, 'accept')).status).toBe(200);
+    const after = (await t.http().get(`/api/v1/tasks/${child.id}/timers`).set(community.auth)).body.items as typeof items;
+    expect(after.filter((i) => i.timerId.startsWith('acceptance-') && i.status === 'pending')).toEqual([]);
+    expect(after.filter((i) => i.status === 'pending').map((i) => i.timerId).sort()).toEqual(
+      (await inProgressTimers(inDays(10))).ids,
+    );
+  }, 60_000);
+
+  it('a category’s timer policy: refused when it does not fit, then applied to the category’s new tasks', async () => {
+    const patch = (body: Record<string, unknown>) =>
+      t.http().patch('/api/v1/catalog/categories/STREET_VENDOR_RECTIFICATION').set(admin.auth).send(body);
+    const bad = await patch({
+      timerPolicy: {
+        off: ['no-such-timer'],
+      },
+    });
+    expect(bad.status).toBe(422);
+    expect(bad.body).toMatchObject({ code: 'TIMER_POLICY_INVALID', details: { errors: [{ path: '/timerPolicy/off/0', code: 'TIMER_POLICY_UNKNOWN_TIMER' }] } });
+    const badState = await patch({
+      timerPolicy: { timers: [{ id: 'x', state: 'nowhere', after: 'PT1S', do: { kind: 'remind' } }] },
+    });
+    expect(badState.status).toBe(422);
+    expect(badState.body.details.errors).toEqual([expect.objectContaining({ path: '/timerPolicy/timers/0/state', code: 'TIMER_UNKNOWN_STATE' })]);
+
+    const policy = {
+      off: ['progress-reminder'],
+      timers: [
+        { id: 'policy-urge', state: 'in_progress', after: 'PT1S', do: { kind: 'escalate', level: 1 } },
+        { id: 'three-working-days-left', state: 'in_progress', workingDaysBeforeDeadline: 3, do: { kind: 'remind', to: 'assignee', template: 'task.due_soon' } },
+      ],
+    };
+    const ok = await patch({ timerPolicy: policy });
+    expect(ok.status).toBe(200);
+    expect(ok.body.timerPolicy).toEqual(policy);
+    try {
+      const due = inDays(12);
+      const task = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', due, '门前秩序整治（政策）');
+      const clock = (await t.http().get(`/api/v1/tasks/${task.id}/timers`).set(dept.auth)).body.items as {
+        timerId: string;
+        dueAt: string;
+      }[];
+      expect(clock.map((i) => i.timerId).sort()).toEqual(
+        ['deadline-escalation', 'due-in-one-working-day', 'policy-urge', 'three-working-days-left'].sort(),
+      );
+      const threeBefore = await worker.get(CalendarService).addWorkingDays(new Date(task.dueAt), -3);
+      expect(clock.find((i) => i.timerId === 'three-working-days-left')?.dueAt).toBe(threeBefore.toISOString());
+      // the policy's own escalation fires a second later: the department's leaders are urged
+      const urged = await waitFor(
+        async () => {
+          const n = await notificationsOf(task.id, 'task.escalation_urge');
+          return n.length ? n : null;
+        },
+        10000,
+        100,
+      );
+      expect(urged.map((n) => n.user_id)).toEqual(await leadersOf('xh-cgj'));
+    } finally {
+      const cleared = await patch({ timerPolicy: null });
+      expect(cleared.status).toBe(200);
+      expect(cleared.body.timerPolicy).toBeNull();
+    }
+    // without the policy, new tasks run the workflow's own timers
+    const plain = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inDays(12), '门前秩序整治');
+    expect((await timersOf(plain.id)).map((r) => r.timer_id).sort()).toEqual((await inProgressTimers(plain.dueAt)).ids);
+  }, 60_000);
+
   it('a timer whose task moved on is cancelled, not fired', async () => {
     const task = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inDays(5), '门前三包检查');
-    const [remind] = await timersOf(task.id);
-    expect(remind).toMatchObject({ timer_id: 'progress-reminder', status: 'pending' });
+    const remind = (await timersOf(task.id)).find((r) => r.timer_id === 'progress-reminder') as TimerRow;
+    expect(remind).toMatchObject({ status: 'pending' });
     // the state changes behind the timer's back (no exit handling): the firing must notice
     await q("UPDATE tasks SET state = 'submitted' WHERE id = ?", [task.id]);
     const firing = worker.get(TimerFiringService);
@@ -290,7 +417,7 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     expect(await firing.fire(remind.id, late)).toEqual({ kind: 'cancelled', reason: 'the task is in submitted' });
     expect(await firing.fire(remind.id, late)).toEqual({ kind: 'not-pending', status: 'cancelled' });
     // woken before its due time, a timer does nothing and says when to wake again
-    const [, deadline] = await timersOf(task.id);
+    const deadline = (await timersOf(task.id)).find((r) => r.timer_id === 'deadline-escalation') as TimerRow;
     expect(await firing.fire(deadline.id)).toEqual({ kind: 'not-due', dueAt: new Date(deadline.due_at) });
     await q("UPDATE tasks SET state = 'cancelled', is_open = 0 WHERE id = ?", [task.id]);
     expect(await notificationsOf(task.id, 'task.due_soon')).toHaveLength(0);
@@ -356,7 +483,8 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     const task = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inDays(2), '夜市摊点整治');
     const queue = worker.get<Queue>(getQueueToken(QueueName.Timers));
     const old = await timersOf(task.id);
-    expect(old.map((r) => r.timer_id)).toEqual(['progress-reminder', 'deadline-escalation']);
+    expect(old.map((r) => r.timer_id).sort()).toEqual((await inProgressTimers(task.dueAt)).ids);
+    const oldDeadline = old.find((r) => r.timer_id === 'deadline-escalation') as TimerRow;
     await waitFor(
       async () => ((await Promise.all(old.map((r) => queue.getJob(timerJobId(r.id))))).every(Boolean) ? true : null),
       5000,
@@ -371,9 +499,15 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     expect(approved.body).toMatchObject({ dueAt: newDue, counters: { extensions: 1 } });
 
     const rows = await timersOf(task.id);
-    expect(rows.filter((r) => old.some((o) => o.id === r.id)).map((r) => r.status)).toEqual(['cancelled', 'cancelled']);
+    expect(rows.filter((r) => old.some((o) => o.id === r.id)).map((r) => r.status)).toEqual(old.map(() => 'cancelled'));
     const fresh = rows.filter((r) => r.status === 'pending');
-    expect(fresh.map((r) => r.timer_id).sort()).toEqual(['deadline-escalation', 'progress-reminder']);
+    const moved = await inProgressTimers(newDue);
+    expect(fresh.map((r) => r.timer_id).sort()).toEqual(moved.ids);
+    // one working day before the new due time, on the working-day calendar (weekends and holidays skipped)
+    const dayBefore = fresh.find((r) => r.timer_id === 'due-in-one-working-day');
+    if (moved.ids.includes('due-in-one-working-day')) {
+      expect(new Date((dayBefore as TimerRow).due_at).toISOString()).toBe(moved.dayBefore.toISOString());
+    }
     const deadline = fresh.find((r) => r.timer_id === 'deadline-escalation') as TimerRow;
     const progress = fresh.find((r) => r.timer_id === 'progress-reminder') as TimerRow;
     expect(new Date(deadline.due_at).toISOString()).toBe(newDue);
@@ -387,7 +521,7 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
       expect(Math.abs(job.timestamp + (job.opts.delay ?? 0) - new Date(r.due_at).getTime())).toBeLessThan(2000);
     }
     // the old jobs, should they still fire, find their rows cancelled
-    expect(await worker.get(TimerFiringService).fire(old[1].id, new Date(Date.parse(newDue) + 1000))).toEqual({
+    expect(await worker.get(TimerFiringService).fire(oldDeadline.id, new Date(Date.parse(newDue) + 1000))).toEqual({
       kind: 'not-pending',
       status: 'cancelled',
     });

@@ -98,6 +98,13 @@ export interface TimerDef {
   atFraction?: number;
   /** At the task's due time. */
   atDeadline?: true;
+  /** Working days after entering the state (weekends, public holidays and make-up working days honoured). */
+  afterWorkingDays?: number;
+  /**
+   * Working days before the task's due time, at the same time of day. Not started when the state is entered
+   * later than that moment (the task is already inside the window).
+   */
+  workingDaysBeforeDeadline?: number;
   do: TimerAction;
 }
 
@@ -218,8 +225,13 @@ export interface EffectDescriptor {
 export interface TimerStart {
   timerId: string;
   state: string;
-  /** ISO-8601 UTC time at which the timer fires. */
+  /**
+   * ISO-8601 UTC time at which the timer fires. For a working-day schedule (`workingDays` set) this is a
+   * calendar-day estimate: the shell moves it onto the working-day calendar before writing the timer.
+   */
   dueAt: string;
+  /** A working-day schedule: fire `days` working days after (positive) or before (negative) `from`. */
+  workingDays?: { from: string; days: number };
   do: TimerAction;
 }
 

@@ -38,5 +38,7 @@ export {
 } from './approval.js';
 export type { ApprovalTally } from './approval.js';
 export { timerFireTime } from './timers.js';
+export { applyTimerPolicy } from './timer-policy.js';
+export type { TimerPolicy, TimerPolicyResult } from './timer-policy.js';
 export { canonicalJson, definitionHash, diffDefinitions, canMigrate } from './versioning.js';
 export type { DefinitionDiff, CollectionDiff, MigrationCheck } from './versioning.js';

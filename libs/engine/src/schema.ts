@@ -109,6 +109,8 @@ export const WORKFLOW_DEFINITION_SCHEMA = {
           after: { type: 'string' },
           atFraction: { type: 'number' },
           atDeadline: { const: true },
+          afterWorkingDays: { type: 'integer', minimum: 1, maximum: 250 },
+          workingDaysBeforeDeadline: { type: 'integer', minimum: 1, maximum: 250 },
           do: {
             type: 'object',
             additionalProperties: false,

@@ -63,15 +63,23 @@ describe('shipped definitions', () => {
     if (!start.ok) return;
     expect(start.timers.start).toEqual([
       expect.objectContaining({ timerId: 'acceptance-reminder', dueAt: '2025-03-02T08:00:00.000Z' }),
+      // two working days after the handoff: the engine estimates in calendar days, the shell uses the calendar
+      expect.objectContaining({
+        timerId: 'acceptance-escalation',
+        dueAt: '2025-03-03T08:00:00.000Z',
+        workingDays: { from: NOW, days: 2 },
+        do: expect.objectContaining({ kind: 'escalate', level: 1 }),
+      }),
     ]);
 
     const accepted = evaluate(handoff, instance('pending_acceptance'), assigneeLeader, 'accept', {}, NOW);
     expect(accepted).toMatchObject({ ok: true, nextState: 'in_progress' });
     if (!accepted.ok) return;
-    expect(accepted.timers.cancel).toEqual(['acceptance-reminder']);
-    expect(accepted.timers.start.map((t) => [t.timerId, t.dueAt])).toEqual([
-      ['progress-reminder', '2025-03-09T08:00:00.000Z'],
-      ['deadline-escalation', '2025-03-11T08:00:00.000Z'],
+    expect(accepted.timers.cancel).toEqual(['acceptance-reminder', 'acceptance-escalation']);
+    expect(accepted.timers.start.map((t) => [t.timerId, t.dueAt, t.workingDays])).toEqual([
+      ['progress-reminder', '2025-03-09T08:00:00.000Z', undefined],
+      ['due-in-one-working-day', '2025-03-10T08:00:00.000Z', { from: '2025-03-11T08:00:00.000Z', days: -1 }],
+      ['deadline-escalation', '2025-03-11T08:00:00.000Z', undefined],
     ]);
 
     const progress = evaluate(handoff, instance('in_progress'), gridWorker, 'report-progress', { percent: 40 }, NOW);
@@ -219,14 +227,30 @@ describe('shipped definitions', () => {
       nextState: 'in_progress',
       effects: [{ name: 'extendDue', params: { dueAt: newDue } }, { name: 'notify' }],
       timers: {
-        cancel: ['progress-reminder', 'deadline-escalation'],
+        cancel: ['progress-reminder', 'due-in-one-working-day', 'deadline-escalation'],
         start: [
           { timerId: 'progress-reminder', dueAt: '2025-03-17T08:00:00.000Z' },
+          { timerId: 'due-in-one-working-day', dueAt: '2025-03-20T08:00:00.000Z', workingDays: { from: newDue, days: -1 } },
           { timerId: 'deadline-escalation', dueAt: newDue },
         ],
       },
     });
     expect(evaluate(handoff, pending, ownerLeader, 'deny-extension', {}, NOW)).toMatchObject({ ok: true });
+  });
+
+  it('working-day timers: an estimate with the schedule the shell resolves; none inside the window', () => {
+    // entering in_progress less than a day before the due time: the before-deadline reminder's moment has passed
+    const late = instance('pending_acceptance', { dueAt: '2025-03-01T20:00:00.000Z' });
+    const accepted = evaluate(handoff, late, assigneeLeader, 'accept', {}, NOW);
+    expect(accepted.ok && accepted.timers.start.map((t) => t.timerId)).toEqual(['progress-reminder', 'deadline-escalation']);
+    expect(evaluateTimer(handoff, instance('in_progress'), 'due-in-one-working-day', NOW)).toMatchObject({
+      ok: true,
+      effects: [{ name: 'notify', params: { to: 'assignee', template: 'task.due_next_working_day' } }],
+    });
+    expect(evaluateTimer(handoff, instance('pending_acceptance'), 'acceptance-escalation', NOW)).toMatchObject({
+      ok: true,
+      effects: [{ name: 'notify', params: { to: 'ownerSuperior', level: 1, template: 'task.acceptance_overdue' } }],
+    });
   });
 
   it('handoff timers fire as reminders and escalations', () => {

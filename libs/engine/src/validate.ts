@@ -26,6 +26,7 @@ export type ValidationErrorCode =
   | 'TIMER_UNKNOWN_ACTION'
   | 'TIMER_UNKNOWN_STATE'
   | 'TIMER_BAD_SCHEDULE'
+  | 'TIMER_POLICY_UNKNOWN_TIMER'
   | 'APPROVAL_NO_APPROVERS'
   | 'APPROVAL_BAD_APPROVERS'
   | 'APPROVAL_BAD_RATIO'
@@ -267,9 +268,15 @@ function validateTimer(t: TimerDef, i: number, ctx: Ctx & { timerIds: Set<string
   ctx.timerIds.add(t.id);
   if (!ctx.states.has(t.state)) err(`${base}/state`, 'TIMER_UNKNOWN_STATE', `unknown state "${t.state}"`);
   else if (ctx.finals.has(t.state)) err(`${base}/state`, 'TIMER_UNKNOWN_STATE', `"${t.state}" is final`);
-  const schedules = [t.after !== undefined, t.atFraction !== undefined, t.atDeadline === true].filter(Boolean).length;
+  const schedules = [
+    t.after !== undefined,
+    t.atFraction !== undefined,
+    t.atDeadline === true,
+    t.afterWorkingDays !== undefined,
+    t.workingDaysBeforeDeadline !== undefined,
+  ].filter(Boolean).length;
   if (schedules !== 1) {
-    err(base, 'TIMER_BAD_SCHEDULE', 'a timer needs exactly one of after, atFraction, atDeadline');
+    err(base, 'TIMER_BAD_SCHEDULE', 'a timer needs exactly one of after, atFraction, atDeadline, afterWorkingDays, workingDaysBeforeDeadline');
   } else if (t.after !== undefined && !parseDuration(t.after)) {
     err(`${base}/after`, 'TIMER_BAD_SCHEDULE', `"${t.after}" is not an ISO-8601 duration (e.g. PT2H, P3D)`);
   } else if (t.atFraction !== undefined && !(t.atFraction >= 0 && t.atFraction <= 1)) {

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { CatalogDomainModule, OrgDomainModule } from '@gridflow/domain';
+import { CatalogDomainModule, OrgDomainModule, WorkflowDomainModule } from '@gridflow/domain';
 import { CatalogController } from './catalog.controller.js';
 import { CreateCategoryUseCase } from './create-category.usecase.js';
 import { CreatePowerUseCase } from './create-power.usecase.js';
@@ -8,7 +8,7 @@ import { UpdateCategoryUseCase } from './update-category.usecase.js';
 import { UpdatePowerUseCase } from './update-power.usecase.js';
 
 @Module({
-  imports: [OrgDomainModule, CatalogDomainModule],
+  imports: [OrgDomainModule, CatalogDomainModule, WorkflowDomainModule],
   controllers: [CatalogController],
   providers: [
     CreateCategoryUseCase,

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, type Principal } from '@gridflow/common';
-import { CatalogErrorCode, CatalogService, OrgDirectory } from '@gridflow/domain';
-import { CategoryEntity } from '@gridflow/persistence';
+import { CatalogErrorCode, CatalogService, OrgDirectory, WorkflowCatalog } from '@gridflow/domain';
+import { CategoryEntity, type JsonObject } from '@gridflow/persistence';
 import { isDuplicateKey, requireOrgUnitsInScope } from './catalog-rules.js';
 import type { CreateCategoryDto } from './dto/catalog.dto.js';
 
@@ -14,6 +14,7 @@ export class CreateCategoryUseCase {
     @InjectDataSource() private readonly ds: DataSource,
     private readonly org: OrgDirectory,
     private readonly catalog: CatalogService,
+    private readonly workflows: WorkflowCatalog,
   ) {}
 
   async execute(principal: Principal, cmd: CreateCategoryDto): Promise<CategoryEntity> {
@@ -25,6 +26,7 @@ export class CreateCategoryUseCase {
     if (await repo.existsBy({ code: cmd.code })) throw taken();
     await requireOrgUnitsInScope(this.org, principal, [cmd.ownerOrgUnitId]);
     await this.catalog.requirePowers(cmd.requiredPowerCodes);
+    if (cmd.timerPolicy) await this.workflows.checkTimerPolicy(cmd.workflowKey, cmd.timerPolicy);
     const category = repo.create({
       code: cmd.code,
       name: cmd.name,
@@ -32,6 +34,7 @@ export class CreateCategoryUseCase {
       requiredPowerCodes: cmd.requiredPowerCodes,
       onCommunityAccessList: cmd.onCommunityAccessList,
       workflowKey: cmd.workflowKey,
+      timerPolicy: (cmd.timerPolicy as JsonObject | null | undefined) ?? null,
     });
     try {
       await repo.insert(category);

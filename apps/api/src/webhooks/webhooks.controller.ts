@@ -1,5 +1,20 @@
-import { Body, Controller, Get, Module, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Injectable,
+  Module,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import type { Queue } from 'bullmq';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -14,8 +29,9 @@ import {
   MaxLength,
   MinLength,
 } from 'class-validator';
-import { Auth, Authenticated, Permission, type Principal } from '@gridflow/common';
-import { TaskDomainModule, WebhookAdminService } from '@gridflow/domain';
+import { Auth, Authenticated, DomainError, Permission, type Principal } from '@gridflow/common';
+import { TaskDomainModule, WebhookAdminService, WebhookErrorCode } from '@gridflow/domain';
+import { QueueName, QueueProducerModule, webhookJobId } from '@gridflow/queue';
 import type { WebhookDeliveryEntity, WebhookDeliveryStatus, WebhookEndpointEntity } from '@gridflow/persistence';
 import { Optional } from '../common/optional.js';
 import { decodeCursor, encodeCursor, PageQuery } from '../common/pagination.js';
@@ -26,7 +42,9 @@ const EVENT = /^(\*|[a-z][a-z0-9_.-]{0,63})$/;
 class CreateWebhookDto {
   @ApiProperty({
     example: 'https://hooks.example.gov.cn/gridflow',
-    description: 'http(s) URL the notifications are POSTed to',
+    description:
+      'http(s) URL the notifications are POSTed to; a host that is or resolves to a loopback, private, link-local or ' +
+      'unspecified address is refused (422 WEBHOOK_URL_FORBIDDEN) unless WEBHOOK_ALLOW_PRIVATE_NETWORKS is on',
   })
   @IsString()
   @MaxLength(2000)
@@ -35,7 +53,7 @@ class CreateWebhookDto {
   @ApiProperty({
     minLength: 16,
     writeOnly: true,
-    description: 'HMAC-SHA256 key of X-Gridflow-Signature; never returned',
+    description: 'HMAC-SHA256 key of X-Gridflow-Signature; stored encrypted, never returned',
   })
   @IsString()
   @MinLength(16)
@@ -122,6 +140,8 @@ const deliveryView = (d: WebhookDeliveryEntity) => ({
   attempts: d.attempts,
   lastStatusCode: d.lastStatusCode,
   lastError: d.lastError,
+  resends: d.resends,
+  resentAt: d.resentAt ? d.resentAt.toISOString() : null,
   nextAttemptAt: d.nextAttemptAt ? d.nextAttemptAt.toISOString() : null,
   deliveredAt: d.deliveredAt ? d.deliveredAt.toISOString() : null,
   createdAt: d.createdAt.toISOString(),
@@ -130,11 +150,31 @@ const deliveryView = (d: WebhookDeliveryEntity) => ({
 
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length === 36;
 
+/** The outbound queue as the resend use case needs it: a delivery's finished job is removed before it is re-queued. */
+@Injectable()
+export class WebhookJobs {
+  constructor(@InjectQueue(QueueName.Outbound) private readonly queue: Queue) {}
+
+  /** Removes the delivery's previous job (normally failed); refuses (409) while a worker is still running it. */
+  readonly release = async (deliveryId: string): Promise<void> => {
+    const job = await this.queue.getJob(webhookJobId(deliveryId));
+    if (!job) return;
+    try {
+      await job.remove(); // refused for a job a worker holds the lock of
+    } catch {
+      throw new DomainError(WebhookErrorCode.WEBHOOK_DELIVERY_IN_PROGRESS, 'This delivery is being tried right now');
+    }
+  };
+}
+
 /** Outbound webhook endpoints and their deliveries (administrators only). */
 @ApiTags('webhooks')
 @Controller('webhooks')
 export class WebhooksController {
-  constructor(private readonly webhooks: WebhookAdminService) {}
+  constructor(
+    private readonly webhooks: WebhookAdminService,
+    private readonly jobs: WebhookJobs,
+  ) {}
 
   @Post()
   @Authenticated({ permission: Permission.WebhookAdmin })
@@ -163,6 +203,23 @@ export class WebhooksController {
     return { items: page.map(deliveryView), nextCursor: more ? encodeCursor(page[page.length - 1].id) : null };
   }
 
+  @Get('deliveries/:id')
+  @Authenticated({ permission: Permission.WebhookAdmin })
+  async delivery(@Param('id', ParseUUIDPipe) id: string) {
+    return deliveryView(await this.webhooks.delivery(id));
+  }
+
+  /**
+   * Sends a failed delivery again, as the same delivery (same body, same `deliveryId`, same X-Gridflow-Delivery),
+   * with a fresh round of retries. 409 WEBHOOK_DELIVERY_ALREADY_DELIVERED for a delivered one.
+   */
+  @Post('deliveries/:id/resend')
+  @HttpCode(202)
+  @Authenticated({ permission: Permission.WebhookAdmin })
+  async resend(@Auth() principal: Principal, @Param('id', ParseUUIDPipe) id: string) {
+    return deliveryView(await this.webhooks.resend(principal, id, this.jobs.release));
+  }
+
   @Get(':id')
   @Authenticated({ permission: Permission.WebhookAdmin })
   async get(@Param('id', ParseUUIDPipe) id: string) {
@@ -174,7 +231,22 @@ export class WebhooksController {
   async update(@Param('id', ParseUUIDPipe) id: string, @Body() dto: UpdateWebhookDto) {
     return endpointView(await this.webhooks.update(id, dto));
   }
+
+  /**
+   * Deletes an endpoint: nothing more is sent to it (deliveries waiting for a retry fail with `endpoint deleted`),
+   * its secret is wiped, and it disappears from these routes (404), while its deliveries stay listed.
+   */
+  @Delete(':id')
+  @HttpCode(204)
+  @Authenticated({ permission: Permission.WebhookAdmin })
+  async remove(@Param('id', ParseUUIDPipe) id: string): Promise<void> {
+    await this.webhooks.remove(id);
+  }
 }
 
-@Module({ imports: [TaskDomainModule], controllers: [WebhooksController] })
+@Module({
+  imports: [TaskDomainModule, QueueProducerModule],
+  controllers: [WebhooksController],
+  providers: [WebhookJobs],
+})
 export class WebhooksModule {}

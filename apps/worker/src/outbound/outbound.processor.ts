@@ -5,8 +5,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Job, UnrecoverableError } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { withCorrelationId, type OutboundConfig } from '@gridflow/common';
-import { SMS_SENDER, signWebhookBody, type SmsSender } from '@gridflow/domain';
+import { openWebhookSecret, SMS_SENDER, signWebhookBody, WebhookTargetRefused, type SmsSender } from '@gridflow/domain';
 import { JOB_QUEUE, JobName, QueueName } from '@gridflow/queue';
+import { outcomeOf, postWebhook, retryAfterMs, WebhookTimeout, type Outcome } from './webhook-http.js';
 
 interface OutboundData {
   outboxId?: string;
@@ -15,18 +16,31 @@ interface OutboundData {
   smsId?: string;
 }
 
+interface DeliveryRow {
+  id: string;
+  status: string;
+  payload: string;
+  endpoint_id: string;
+  url: string;
+  secret_ciphertext: string | null;
+  enabled: number | boolean;
+  deleted_at: Date | null;
+}
+
 /** The next delay of BullMQ's exponential backoff after attempt `attempt` (1-based). */
 const backoffAfter = (attempt: number, baseMs: number) => baseMs * 2 ** (attempt - 1);
 
 /**
  * Outbound channels: POSTs webhook deliveries and sends SMS. The delivery (or sms_outbox) row is the truth: a job
  * for a row already delivered does nothing, each attempt and failure is recorded on the row, and the last failed
- * attempt marks it `failed`. A terminal row records its outbox id in applied_effects (for the sweeper).
+ * attempt — or the first permanent one (a 4xx other than 408/425/429, a refused target, an undecryptable secret) —
+ * marks it `failed`. A terminal row records its outbox id in applied_effects (for the sweeper). Webhooks go only to
+ * public addresses unless WEBHOOK_ALLOW_PRIVATE_NETWORKS is on, judged at connect time (see webhook-http.ts).
  */
 @Processor(QueueName.Outbound, { concurrency: 8 })
 export class OutboundProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(OutboundProcessor.name);
-  private readonly timeoutMs: number;
+  private readonly outbound: OutboundConfig;
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -34,7 +48,7 @@ export class OutboundProcessor extends WorkerHost implements OnApplicationBootst
     config: ConfigService,
   ) {
     super();
-    this.timeoutMs = config.getOrThrow<OutboundConfig>('outbound').webhookTimeoutMs;
+    this.outbound = config.getOrThrow<OutboundConfig>('outbound');
   }
 
   onApplicationBootstrap(): void {
@@ -77,16 +91,16 @@ export class OutboundProcessor extends WorkerHost implements OnApplicationBootst
   private async deliverWebhook(job: Job, deliveryId: string): Promise<void> {
     const outboxId = (job.data as OutboundData).outboxId;
     const rows = (await this.ds.query(
-      `SELECT d.id, d.status, d.payload, e.url, e.secret, e.enabled
+      `SELECT d.id, d.status, d.payload, e.id AS endpoint_id, e.url, e.secret_ciphertext, e.enabled, e.deleted_at
          FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?`,
       [deliveryId],
-    )) as { id: string; status: string; payload: string; url: string; secret: string; enabled: number | boolean }[];
+    )) as DeliveryRow[];
     const d = rows[0];
     if (!d || d.status === 'delivered') return this.applied(outboxId, job.name); // gone or already delivered: nothing to do
-    if (!d.enabled) {
+    if (d.deleted_at || !d.enabled || !d.secret_ciphertext) {
       await this.ds.query(
-        "UPDATE webhook_deliveries SET status = 'failed', last_error = 'endpoint disabled', next_attempt_at = NULL WHERE id = ? AND status <> 'delivered'",
-        [d.id],
+        "UPDATE webhook_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL WHERE id = ? AND status <> 'delivered'",
+        [d.deleted_at || !d.secret_ciphertext ? 'endpoint deleted' : 'endpoint disabled', d.id],
       );
       return this.applied(outboxId, job.name);
     }
@@ -97,50 +111,83 @@ export class OutboundProcessor extends WorkerHost implements OnApplicationBootst
     )) as { affectedRows?: number };
     if (!claim.affectedRows) return this.applied(outboxId, job.name);
 
-    let status: number | null = null;
-    let error: string;
+    const outcome = await this.attempt(d);
+    if (outcome.kind === 'delivered') {
+      await this.ds.query(
+        "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = NOW(3), last_status_code = ?, next_attempt_at = NULL WHERE id = ?",
+        [outcome.status, d.id],
+      );
+      return this.applied(outboxId, job.name);
+    }
+    const n = job.attemptsMade + 1;
+    if (outcome.kind === 'permanent' || this.isLast(job)) {
+      await this.record(d.id, 'failed', outcome, null);
+      await this.applied(outboxId, job.name);
+      this.logger.warn(`webhook delivery ${d.id} attempt ${n} failed: ${outcome.error} (giving up)`);
+      if (outcome.kind === 'permanent') throw new UnrecoverableError(`webhook delivery refused: ${outcome.error}`);
+      throw new Error(`webhook delivery failed: ${outcome.error}`);
+    }
+    const delay = this.retryDelay(job, outcome.retryAfterMs);
+    // BullMQ computes the next delay from the job's in-memory backoff when this attempt throws: make it this one
+    job.opts.backoff = { type: 'fixed', delay };
+    await this.record(d.id, 'pending', outcome, new Date(Date.now() + delay));
+    this.logger.warn(`webhook delivery ${d.id} attempt ${n} failed: ${outcome.error} (retry in ${delay} ms)`);
+    throw new Error(`webhook delivery failed: ${outcome.error}`);
+  }
+
+  /** One POST of the delivery's exact body, signed with the endpoint's secret, and what its answer means. */
+  private async attempt(d: DeliveryRow): Promise<Outcome> {
+    let secret: string;
     try {
-      const res = await fetch(d.url, {
-        method: 'POST',
+      secret = openWebhookSecret(this.outbound.webhookSecretKey, d.endpoint_id, d.secret_ciphertext ?? '');
+    } catch {
+      return {
+        kind: 'permanent',
+        status: null,
+        error: 'the endpoint secret cannot be decrypted (WEBHOOK_SECRET_KEY changed?); set the secret again',
+      };
+    }
+    try {
+      const answer = await postWebhook({
+        url: d.url,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Gridflow-Webhook/1',
-          'x-gridflow-signature': signWebhookBody(d.secret, d.payload),
+          'x-gridflow-signature': signWebhookBody(secret, d.payload),
           'x-gridflow-delivery': d.id,
           'x-gridflow-timestamp': new Date().toISOString(),
         },
         body: d.payload,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
+        timeoutMs: this.outbound.webhookTimeoutMs,
+        allowPrivate: this.outbound.webhookAllowPrivateNetworks,
       });
-      status = res.status;
-      await res.body?.cancel().catch(() => undefined);
-      if (status >= 200 && status < 300) {
-        await this.ds.query(
-          "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = NOW(3), last_status_code = ?, next_attempt_at = NULL WHERE id = ?",
-          [status, d.id],
-        );
-        return this.applied(outboxId, job.name);
-      }
-      error = `HTTP ${status}`;
+      return outcomeOf(answer.status, retryAfterMs(answer.retryAfter));
     } catch (e) {
-      const err = e as Error & { cause?: { code?: string; message?: string } };
-      error =
-        err.name === 'TimeoutError'
-          ? `timeout after ${this.timeoutMs} ms`
-          : (err.cause?.code ?? err.cause?.message ?? err.message);
+      if (e instanceof WebhookTargetRefused)
+        return { kind: 'permanent', status: null, error: `target refused: ${e.reason}` };
+      const err = e as Error & { code?: string };
+      const error = e instanceof WebhookTimeout ? err.message : (err.code ?? err.message);
+      return { kind: 'retry', status: null, error, retryAfterMs: null };
     }
-    const last = this.isLast(job);
-    const next = last ? null : new Date(Date.now() + backoffAfter(job.attemptsMade + 1, this.backoffMs(job)));
+  }
+
+  /** The exponential backoff of this job, or the receiver's Retry-After when it asks for longer (capped). */
+  private retryDelay(job: Job, retryAfter: number | null): number {
+    const backoff = backoffAfter(job.attemptsMade + 1, this.backoffMs(job));
+    if (retryAfter === null) return backoff;
+    return Math.max(backoff, Math.min(retryAfter, this.outbound.webhookRetryAfterMaxMs));
+  }
+
+  private async record(
+    id: string,
+    status: 'pending' | 'failed',
+    outcome: Exclude<Outcome, { kind: 'delivered' }>,
+    next: Date | null,
+  ): Promise<void> {
     await this.ds.query(
       'UPDATE webhook_deliveries SET status = ?, last_status_code = ?, last_error = ?, next_attempt_at = ? WHERE id = ? AND status <> ?',
-      [last ? 'failed' : 'pending', status, error.slice(0, 2000), next, d.id, 'delivered'],
+      [status, outcome.status, outcome.error.slice(0, 2000), next, id, 'delivered'],
     );
-    if (last) await this.applied(outboxId, job.name);
-    this.logger.warn(
-      `webhook delivery ${d.id} attempt ${job.attemptsMade + 1} failed: ${error}${last ? ' (giving up)' : ''}`,
-    );
-    throw new Error(`webhook delivery failed: ${error}`);
   }
 
   private async sendSms(job: Job, smsId: string): Promise<void> {

@@ -12,7 +12,7 @@ describe('FireBatcher', () => {
         calls.push(ids);
         return new Map(ids.map((id) => [id, fired]));
       },
-      { maxSize: 3, maxWaitMs: 5 },
+      { maxSize: 3, maxInFlight: 4 },
     );
     const outcomes = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => batcher.submit(id)));
     expect(outcomes).toEqual([fired, fired, fired, fired, fired]);
@@ -30,15 +30,44 @@ describe('FireBatcher', () => {
         if (ids.includes('bad')) throw new Error('deadlock');
         return new Map(ids.map((id) => [id, fired]));
       },
-      { maxSize: 10, maxWaitMs: 1 },
+      { maxSize: 10, maxInFlight: 4 },
     );
     const results = await Promise.allSettled(['a', 'bad', 'c'].map((id) => batcher.submit(id)));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(calls).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);
   });
 
+  it('fires a lone row at once, and gathers what arrives while the batches in flight are busy', async () => {
+    const calls: string[][] = [];
+    const gates: (() => void)[] = [];
+    const batcher = new FireBatcher(
+      async (ids) => {
+        calls.push(ids);
+        await new Promise<void>((r) => gates.push(r));
+        return new Map(ids.map((id) => [id, fired]));
+      },
+      { maxSize: 100, maxInFlight: 1 },
+    );
+    const first = batcher.submit('a');
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([['a']]);
+    // while 'a' is in flight, b, c and d queue up (over several turns of the event loop)
+    const rest = [batcher.submit('b')];
+    await new Promise((r) => setImmediate(r));
+    rest.push(batcher.submit('c'), batcher.submit('d'));
+    await new Promise((r) => setImmediate(r));
+    expect(batcher.load).toEqual({ waiting: 3, inFlight: 1 });
+    gates.shift()?.();
+    await first;
+    await new Promise((r) => setTimeout(r, 5));
+    expect(calls).toEqual([['a'], ['b', 'c', 'd']]);
+    gates.shift()?.();
+    expect(await Promise.all(rest)).toEqual([fired, fired, fired]);
+    expect(batcher.load).toEqual({ waiting: 0, inFlight: 0 });
+  });
+
   it('rejects a row its batch did not answer for', async () => {
-    const batcher = new FireBatcher(async () => new Map<string, FireOutcome>(), { maxSize: 10, maxWaitMs: 1 });
+    const batcher = new FireBatcher(async () => new Map<string, FireOutcome>(), { maxSize: 10, maxInFlight: 4 });
     await expect(batcher.submit('x')).rejects.toThrow('was not fired');
   });
 });

@@ -11,9 +11,9 @@ import { FireBatcher } from './fire-batcher.js';
  * Timer jobs in flight per worker. Cheap: the jobs only wait for their row's batch (FireBatcher), and the batches are
  * what reaches the database.
  */
-export const TIMER_CONCURRENCY = 128;
-/** Rows per firing batch, and how long a batch waits to fill up. */
-export const TIMER_BATCH = { maxSize: 128, maxWaitMs: 2 };
+export const TIMER_CONCURRENCY = 1024;
+/** Rows per firing batch, and how many batches (transactions) may run at once. */
+export const TIMER_BATCH = { maxSize: 500, maxInFlight: 4 };
 
 /**
  * Wakes at a timer row's due time (a BullMQ delayed job with the id `timer-<row>`) and fires the row. The row is the

@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { Env, validateEnv } from './env.js';
+import { Env, validateEnv, webhookSecretKey } from './env.js';
 
 /** One namespace per concern; feature code reads these through ConfigService, never process.env. */
 const env = (): Env => validateEnv(process.env);
@@ -42,6 +42,9 @@ export const outboundConfig = registerAs('outbound', () => {
     webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
     webhookMaxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
     webhookBackoffMs: e.WEBHOOK_BACKOFF_MS,
+    webhookRetryAfterMaxMs: e.WEBHOOK_RETRY_AFTER_MAX_MS,
+    webhookAllowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+    webhookSecretKey: webhookSecretKey(e),
     smsDriver: e.SMS_DRIVER,
   };
 });

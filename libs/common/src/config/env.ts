@@ -1,6 +1,9 @@
+import { createHash, hkdfSync } from 'node:crypto';
+
 /**
  * Environment variables, validated once at boot. Every variable has a default that works on a developer machine
- * except JWT_SECRET, which scripts/start and scripts/test generate when absent.
+ * except JWT_SECRET, which scripts/start and scripts/test generate when absent, and WEBHOOK_SECRET_KEY, which
+ * production requires (scripts/start generates it into .env).
  */
 export interface Env {
   NODE_ENV: 'development' | 'test' | 'production';
@@ -23,6 +26,10 @@ export interface Env {
   WEBHOOK_TIMEOUT_MS: number;
   WEBHOOK_MAX_ATTEMPTS: number;
   WEBHOOK_BACKOFF_MS: number;
+  WEBHOOK_RETRY_AFTER_MAX_MS: number;
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: boolean;
+  /** 32-byte AES-256-GCM key (base64, base64url or hex) for webhook signing secrets at rest; '' when unset. */
+  WEBHOOK_SECRET_KEY: string;
   SMS_DRIVER: 'log';
 }
 
@@ -60,6 +67,26 @@ const oneOf =
     return v;
   };
 
+const bool =
+  (fallback: boolean): Parser<boolean> =>
+  (raw) => {
+    if (raw === undefined || raw === '') return fallback;
+    if (/^(true|1|yes)$/i.test(raw)) return true;
+    if (/^(false|0|no)$/i.test(raw)) return false;
+    throw new EnvError(`must be true or false, got "${raw}"`);
+  };
+
+/** The bytes of a 32-byte key written as 64 hex digits or as base64 / base64url; null when it is not one. */
+function decodeKey(v: string): Buffer | null {
+  if (/^[0-9a-fA-F]{64}$/.test(v)) return Buffer.from(v, 'hex');
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(v)) return null;
+  const bytes = Buffer.from(v.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  return bytes.length === 32 ? bytes : null;
+}
+
+const aesKey = (v: string) =>
+  v === '' || decodeKey(v) ? null : 'must be 32 random bytes as base64, base64url or 64 hex digits';
+
 const url = (protocols: string[]) => (v: string) => {
   try {
     const u = new URL(v);
@@ -90,6 +117,9 @@ const schema: { [K in keyof Env]: Parser<Env[K]> } = {
   WEBHOOK_TIMEOUT_MS: int(5000, 100, 60000),
   WEBHOOK_MAX_ATTEMPTS: int(8, 1, 50),
   WEBHOOK_BACKOFF_MS: int(1000, 10, 3_600_000),
+  WEBHOOK_RETRY_AFTER_MAX_MS: int(600_000, 100, 86_400_000),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool(false),
+  WEBHOOK_SECRET_KEY: str('', aesKey),
   SMS_DRIVER: oneOf('log', ['log'] as const),
 };
 
@@ -105,8 +135,22 @@ export function validateEnv(raw: Record<string, string | undefined>): Env {
       problems.push(`${key} ${e.message}`);
     }
   }
+  if (out.NODE_ENV === 'production' && out.WEBHOOK_SECRET_KEY === '') {
+    problems.push('WEBHOOK_SECRET_KEY is required in production');
+  }
   if (problems.length) {
     throw new Error(`Invalid configuration: ${problems.join('; ')}. See .env.example.`);
   }
   return out as Env;
+}
+
+/**
+ * The AES-256-GCM key that encrypts webhook signing secrets at rest: WEBHOOK_SECRET_KEY, or — outside production,
+ * when it is unset — a key derived from JWT_SECRET (HKDF-SHA256), so a development checkout works without one.
+ */
+export function webhookSecretKey(env: Pick<Env, 'WEBHOOK_SECRET_KEY' | 'JWT_SECRET'>): Buffer {
+  const explicit = env.WEBHOOK_SECRET_KEY ? decodeKey(env.WEBHOOK_SECRET_KEY) : null;
+  if (explicit) return explicit;
+  const salt = createHash('sha256').update('gridflow/webhook-secret-key').digest();
+  return Buffer.from(hkdfSync('sha256', env.JWT_SECRET, salt, 'webhook signing secrets at rest', 32));
 }

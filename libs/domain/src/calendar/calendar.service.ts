@@ -59,6 +59,30 @@ export class CalendarService {
     return cal.addWorkingDays(date, n);
   }
 
+  /**
+   * Puts the working-day timers an evaluation started (`afterWorkingDays`, `workingDaysBeforeDeadline`) on the
+   * calendar: their fire time becomes `days` working days from their base, at the same time of day. A
+   * before-deadline timer whose moment has already passed is dropped (the task is inside the window); none fires
+   * earlier than `now`. Other timers pass through unchanged.
+   */
+  async scheduleTimers<T extends { dueAt: string; workingDays?: { from: string; days: number } }>(
+    starts: T[],
+    now: Date,
+    code = DEFAULT_CALENDAR_CODE,
+  ): Promise<T[]> {
+    const out: T[] = [];
+    for (const t of starts) {
+      if (!t.workingDays) {
+        out.push(t);
+        continue;
+      }
+      const at = await this.addWorkingDays(new Date(t.workingDays.from), t.workingDays.days, code);
+      if (t.workingDays.days < 0 && at.getTime() < now.getTime()) continue;
+      out.push({ ...t, dueAt: new Date(Math.max(at.getTime(), now.getTime())).toISOString() });
+    }
+    return out;
+  }
+
   async isWorkingDay(date: Date, code = DEFAULT_CALENDAR_CODE): Promise<boolean> {
     const cal = await this.calendar(new Date(date.getTime() + 8 * 3600_000).getUTCFullYear(), undefined, code);
     return cal.isWorkingDay(date);

@@ -34,9 +34,10 @@ export const endpointWants = (events: readonly string[], template: string): bool
 
 /**
  * Fans newly created in-app notifications out to the outbound channels, inside the transaction that created them:
- * one webhook_deliveries row per (enabled, matching endpoint, notification) and one sms_outbox row per SMS-worthy
- * notification whose recipient has a phone, each with its job queued through the outbox. A notification that already
- * existed (a redelivered event) adds nothing: only rows whose fresh id made it into the table are fanned out.
+ * one webhook_deliveries row per (enabled and not deleted matching endpoint, notification) and one sms_outbox row per
+ * SMS-worthy notification whose recipient has a phone, each with its job queued through the outbox. A notification
+ * that already existed (a redelivered event) adds nothing: only rows whose fresh id made it into the table are fanned
+ * out.
  */
 @Injectable()
 export class NotificationChannels {
@@ -45,7 +46,9 @@ export class NotificationChannels {
   async fanOut(em: EntityManager, rows: NotificationRow[]): Promise<void> {
     if (!rows.length) return;
     const endpoints = (
-      (await em.query('SELECT id, events FROM webhook_endpoints WHERE enabled = 1 ORDER BY id')) as {
+      (await em.query(
+        'SELECT id, events FROM webhook_endpoints WHERE enabled = 1 AND deleted_at IS NULL ORDER BY id',
+      )) as {
         id: string;
         events: string;
       }[]

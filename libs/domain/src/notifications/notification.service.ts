@@ -28,6 +28,8 @@ const TITLES: Record<string, string> = {
   'task.acceptance_reminder': '待接收提醒：{title}',
   'task.consultation_reminder': '待协商提醒：{title}',
   'task.due_soon': '即将到期：{title}',
+  'task.due_next_working_day': '下一个工作日到期：{title}',
+  'task.acceptance_overdue': '超时未接收：{title}',
   'task.overdue': '任务已逾期：{title}',
   'timer.remind': '办理提醒：{title}',
   'timer.escalate': '升级提醒：{title}',

@@ -6,6 +6,7 @@ import { CategoryEntity, OrgUnitEntity, TaskEntity } from '@gridflow/persistence
 import { LedgerService, orgAccountId, taskAccountId } from '../ledger/ledger.service.js';
 import { WorkflowCatalog } from '../workflows/workflow-catalog.service.js';
 import { TaskShell } from './task-shell.service.js';
+import { transactionWithRetry } from './transaction-retry.js';
 
 export interface CreateTaskCommand {
   title: string;
@@ -35,7 +36,7 @@ export class CreateTaskUseCase {
     if (cmd.dueAt.getTime() <= now.getTime()) {
       throw new DomainError('DUE_TIME_INVALID', 'The due time must be in the future');
     }
-    return this.ds.transaction(async (em) => {
+    return transactionWithRetry(this.ds, async (em) => {
       const category = await em.getRepository(CategoryEntity).findOneBy({ code: cmd.categoryCode });
       if (!category) throw new DomainError('CATEGORY_NOT_FOUND', `No category ${cmd.categoryCode}`);
       const unit = await em.getRepository(OrgUnitEntity).findOneByOrFail({ id: principal.orgUnitId });

@@ -7,6 +7,7 @@ import { EXTERNAL_EXPENSE, LedgerService, taskAccountId } from '../ledger/ledger
 import { GrantsService } from '../grants/grants.service.js';
 import { appendEvent } from './event-chain.js';
 import { TaskShell } from './task-shell.service.js';
+import { transactionWithRetry } from './transaction-retry.js';
 
 export const ExpenseErrorCode = {
   AUTHORITY_REQUIRED: 'AUTHORITY_REQUIRED',
@@ -37,7 +38,7 @@ export class ExpenseUseCase {
   ) {}
 
   async execute(principal: Principal, taskId: string, cmd: ExpenseCommand, now = new Date()): Promise<{ task: TaskEntity; entry: LedgerEntryEntity; grant: GrantEntity | null; escrowBalanceFen: number }> {
-    return this.ds.transaction(async (em) => {
+    return transactionWithRetry(this.ds, async (em) => {
       const task = await this.shell.getVisible(principal, taskId, em, true);
       if (task.assigneeOrgUnitId !== principal.orgUnitId) {
         throw new DomainError(ErrorCode.FORBIDDEN, 'Only the unit doing the task records its expenses');

@@ -12,6 +12,7 @@ import { WorkflowCatalog } from '../workflows/workflow-catalog.service.js';
 import { appendEvent } from './event-chain.js';
 import { attenuationViolations, channelAllowed } from './handoff-rules.js';
 import { TaskShell } from './task-shell.service.js';
+import { transactionWithRetry } from './transaction-retry.js';
 
 export const HandoffErrorCode = {
   HANDOFF_CHANNEL_NOT_ALLOWED: 'HANDOFF_CHANNEL_NOT_ALLOWED',
@@ -74,7 +75,7 @@ export class HandoffUseCase {
   ) {}
 
   async execute(principal: Principal, parentId: string, handoffs: HandoffRequest[], now = new Date()): Promise<TaskEntity[]> {
-    return this.ds.transaction(async (em) => {
+    return transactionWithRetry(this.ds, async (em) => {
       const parent = await this.shell.getVisible(principal, parentId, em, true);
       if (parent.assigneeOrgUnitId !== principal.orgUnitId || !hasRole(principal, 'leader')) {
         throw new DomainError(ErrorCode.FORBIDDEN, 'Only a leader of the unit holding the task can hand it off');

@@ -31,6 +31,8 @@ import { TaskEffects, type EffectContext } from './task-effects.service.js';
 import { pathIds, taskVisibleTo } from './task-paths.js';
 import './task-errors.js';
 import { assertUrgeAllowed, URGE_ACTION } from '../timers/urge-rate-limit.js';
+import { transactionWithRetry } from './transaction-retry.js';
+import { CalendarService } from '../calendar/calendar.service.js';
 
 export interface PerformOptions {
   /** The version the caller last saw (If-Match); a different current version is 409 VERSION_CONFLICT. */
@@ -38,20 +40,77 @@ export interface PerformOptions {
   now?: Date;
 }
 
-/** Facts the guards read, computed inside the transaction from the database (the truth). */
-async function loadFacts(em: EntityManager, task: TaskEntity, now = new Date()): Promise<InstanceSnapshot['facts']> {
-  const [open] = (await em.query('SELECT COUNT(*) AS n FROM tasks WHERE parent_id = ? AND is_open = 1', [task.id])) as {
-    n: number;
-  }[];
-  const account = await em.getRepository(AccountEntity).findOneBy({ id: `task-${task.id}` });
+/** Facts that cost queries to compute; the progress and a pending extension come with the task row. */
+type CostlyFact = 'escrowBalanceFen' | 'openChildren' | 'missingPowers';
+const COSTLY_FACTS: readonly CostlyFact[] = ['escrowBalanceFen', 'openChildren', 'missingPowers'];
+
+/** The costly facts each guard of the registry reads. A guard missing here gets every fact. */
+const GUARD_FACTS: Record<string, readonly CostlyFact[]> = {
+  fundsAttached: ['escrowBalanceFen'],
+  powersCover: ['missingPowers'],
+  childrenClosed: ['openChildren'],
+  payloadHas: [],
+  progressAtLeast: [],
+  notOverdue: [],
+  extensionPending: [],
+};
+
+/**
+ * The costly facts an action needs: those its guards read (reporting progress needs none, submitting only the
+ * open children). In a state with an approval step an operation may complete the step and perform another action,
+ * so it gets every fact, as does a name the definition does not know.
+ */
+function factsFor(def: WorkflowDefinition, state: string, action: string): ReadonlySet<CostlyFact> {
+  const all = new Set(COSTLY_FACTS);
+  const a = def.actions.find((x) => x.id === action);
+  if (!a || def.states.find((s) => s.id === state)?.approval) return all;
+  const out = new Set<CostlyFact>();
+  for (const g of a.guards ?? []) {
+    const facts = GUARD_FACTS[g.name];
+    if (!facts) return all;
+    for (const f of facts) out.add(f);
+  }
+  return out;
+}
+
+/** Facts the guards read, computed inside the transaction from the database (the truth): all, or those `need`s. */
+async function loadFacts(
+  em: EntityManager,
+  task: TaskEntity,
+  now = new Date(),
+  need: ReadonlySet<CostlyFact> = new Set(COSTLY_FACTS),
+): Promise<InstanceSnapshot['facts']> {
   const pending = (task.terms?.pendingExtension as { dueAt?: string } | undefined)?.dueAt ?? null;
-  return {
-    escrowBalanceFen: account?.balanceFen ?? 0,
-    openChildren: Number(open?.n ?? 0),
-    progress: task.progress,
-    missingPowers: await missingPowers(em, task, now),
-    pendingExtensionDueAt: pending,
-  };
+  const facts: InstanceSnapshot['facts'] = { progress: task.progress, pendingExtensionDueAt: pending };
+  if (need.has('openChildren')) {
+    const [open] = (await em.query('SELECT COUNT(*) AS n FROM tasks WHERE parent_id = ? AND is_open = 1', [task.id])) as {
+      n: number;
+    }[];
+    facts.openChildren = Number(open?.n ?? 0);
+  }
+  if (need.has('escrowBalanceFen')) {
+    const account = await em.getRepository(AccountEntity).findOneBy({ id: `task-${task.id}` });
+    facts.escrowBalanceFen = account?.balanceFen ?? 0;
+  }
+  if (need.has('missingPowers')) facts.missingPowers = await missingPowers(em, task, now);
+  return facts;
+}
+
+/** A comparable form of a column value: JSON columns as text, times as epoch milliseconds. */
+const comparable = (v: unknown): unknown => (v instanceof Date ? v.getTime() : v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
+
+/** The task's column values as they were loaded, to find what an action changed. */
+function columnSnapshot(task: TaskEntity): Map<string, unknown> {
+  return new Map(Object.entries(task).map(([k, v]) => [k, comparable(v)]));
+}
+
+/** The columns whose values differ from the snapshot (the database maintains `updated_at` itself). */
+function changedColumns(before: Map<string, unknown>, task: TaskEntity): Partial<TaskEntity> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(task)) {
+    if (k !== 'updatedAt' && k !== 'createdAt' && comparable(v) !== before.get(k)) out[k] = v;
+  }
+  return out as Partial<TaskEntity>;
 }
 
 /**
@@ -95,9 +154,9 @@ export function toInstance(task: TaskEntity, facts: InstanceSnapshot['facts']): 
 
 type TimerRow = Pick<TaskTimerEntity, 'id' | 'taskId' | 'timerId' | 'state' | 'dueAt' | 'status' | 'doAction' | 'taskVersion'>;
 
-/** The task_timers rows for the timers an evaluation started. */
-function timerRowsFor(task: TaskEntity, ok: EvaluationOk): TimerRow[] {
-  return ok.timers.start.map((t) => ({
+/** The task_timers rows for the timers an evaluation started (working-day schedules already on the calendar). */
+function timerRowsFor(task: TaskEntity, starts: EvaluationOk['timers']['start']): TimerRow[] {
+  return starts.map((t) => ({
     id: newId(),
     taskId: task.id,
     timerId: t.timerId,
@@ -147,6 +206,7 @@ export class TaskShell {
     private readonly workflows: WorkflowCatalog,
     private readonly effects: TaskEffects,
     private readonly outbox: OutboxWriter,
+    private readonly calendar: CalendarService,
   ) {}
 
   /** Loads a task the caller may see, or throws NOT_FOUND. */
@@ -161,7 +221,7 @@ export class TaskShell {
   /** The actions the principal may perform on the task now, with their payload schemas. */
   async availableActions(principal: Principal, taskId: string, now = new Date()): Promise<AvailableAction[]> {
     const task = await this.getVisible(principal, taskId);
-    const wf = await this.workflows.version(task.workflowKey, task.workflowVersion);
+    const wf = await this.workflows.forTask(task);
     const instance = toInstance(task, await loadFacts(this.ds.manager, task));
     return availableActions(wf.compiled, instance, actorOf(principal), undefined, now);
   }
@@ -174,16 +234,16 @@ export class TaskShell {
     payload: Record<string, unknown>,
     opts: PerformOptions = {},
   ): Promise<TaskEntity> {
-    return this.ds.transaction(async (em) => {
+    return transactionWithRetry(this.ds, async (em) => {
       const task = await this.getVisible(principal, taskId, em, true);
       if (opts.expectedVersion !== undefined && opts.expectedVersion !== task.version) {
         throw new DomainError(ErrorCode.VERSION_CONFLICT, `The task is at version ${task.version}, not ${opts.expectedVersion}`, {
           currentVersion: task.version,
         });
       }
-      const wf = await this.workflows.version(task.workflowKey, task.workflowVersion, em);
+      const wf = await this.workflows.forTask(task, em);
       const now = opts.now ?? new Date();
-      const instance = toInstance(task, await loadFacts(em, task));
+      const instance = toInstance(task, await loadFacts(em, task, now, factsFor(wf.definition, task.state, action)));
       const directory = await this.directoryFor(em, wf.definition, task);
       const result = evaluate(wf.compiled, instance, actorOf(principal), action, payload, now, directory);
       if (result.ok && result.action === URGE_ACTION) await assertUrgeAllowed(em, task.id, now);
@@ -196,11 +256,11 @@ export class TaskShell {
    * `outer`, it runs inside the caller's transaction (the timer worker marks its timer row fired in the same one).
    */
   async fireTimer(taskId: string, timerId: string, now = new Date(), outer?: EntityManager): Promise<TaskEntity> {
-    const run = (fn: (em: EntityManager) => Promise<TaskEntity>) => (outer ? fn(outer) : this.ds.transaction(fn));
+    const run = (fn: (em: EntityManager) => Promise<TaskEntity>) => (outer ? fn(outer) : transactionWithRetry(this.ds, fn));
     return run(async (em) => {
       const task = await em.getRepository(TaskEntity).findOne({ where: { id: taskId }, lock: { mode: 'pessimistic_write' } });
       if (!task) throw new NotFoundError('Task');
-      const wf = await this.workflows.version(task.workflowKey, task.workflowVersion, em);
+      const wf = await this.workflows.forTask(task, em);
       const instance = toInstance(task, await loadFacts(em, task));
       const directory = await this.directoryFor(em, wf.definition, task);
       const result = evaluateTimer(wf.compiled, instance, timerId, now, directory);
@@ -214,13 +274,17 @@ export class TaskShell {
    * a handoff to thousands of grids costs a handful of round trips. The caller supplies the facts of each new task
    * (it knows them: it just funded it and checked its powers).
    */
-  async startNew(em: EntityManager, principal: Principal, wf: PublishedWorkflow, items: NewTask[], now = new Date()): Promise<TaskEntity[]> {
+  async startNew(em: EntityManager, principal: Principal, pinned: PublishedWorkflow, items: NewTask[], now = new Date()): Promise<TaskEntity[]> {
     const messages: OutboxMessage[] = [];
     const events: Parameters<typeof insertFirstEvents>[1] = [];
     const timerRows: TimerRow[] = [];
-    const needsDirectory = wf.definition.states.some((s) => s.approval);
+    const needsDirectory = pinned.definition.states.some((s) => s.approval);
+    const byCategory = new Map<string, PublishedWorkflow>();
     for (const item of items) {
       const task = item.task;
+      const code = task.categoryCode;
+      const wf = byCategory.get(code) ?? (await this.workflows.withCategoryPolicy(pinned, code, em));
+      byCategory.set(code, wf);
       const { state: _s, ...instance } = toInstance(task, { openChildren: 0, progress: 0, missingPowers: [], pendingExtensionDueAt: null, ...item.facts });
       const directory = needsDirectory ? await this.directoryFor(em, wf.definition, task) : undefined;
       const result = startInstance(wf.compiled, instance, actorOf(principal), now, { entryState: item.entryState, directory });
@@ -233,7 +297,7 @@ export class TaskShell {
       task.isOpen = !result.final;
       task.approval = (result.approval as unknown as JsonObject) ?? null;
       task.version = 1;
-      timerRows.push(...timerRowsFor(task, result));
+      timerRows.push(...timerRowsFor(task, await this.calendar.scheduleTimers(result.timers.start, now)));
       events.push({
         taskId: task.id,
         action: 'create',
@@ -268,6 +332,7 @@ export class TaskShell {
     if (!result.ok) throw refusalError(result.refusal);
     const ok: EvaluationOk = result;
     const messages: OutboxMessage[] = [];
+    const before = columnSnapshot(task);
     const effectCtx: EffectContext = {
       em,
       task,
@@ -285,9 +350,10 @@ export class TaskShell {
     task.approval = (ok.approval as unknown as Record<string, unknown>) ?? null;
     if (ok.final && !task.closedAt) task.closedAt = ctx.now;
     task.version += 1;
-    await em.getRepository(TaskEntity).save(task);
+    // one UPDATE by primary key of what changed: `save` would read the row again before and after writing it
+    await em.getRepository(TaskEntity).update({ id: task.id }, changedColumns(before, task));
 
-    await this.applyTimers(em, task, ok, messages);
+    await this.applyTimers(em, task, ok, messages, ctx.now);
 
     const event = await appendEvent(em, {
       taskId: task.id,
@@ -309,12 +375,22 @@ export class TaskShell {
     return task;
   }
 
-  private async applyTimers(em: EntityManager, task: TaskEntity, ok: EvaluationOk, messages: OutboxMessage[]): Promise<void> {
+  private async applyTimers(
+    em: EntityManager,
+    task: TaskEntity,
+    ok: EvaluationOk,
+    messages: OutboxMessage[],
+    now: Date,
+  ): Promise<void> {
     const repo = em.getRepository(TaskTimerEntity);
     if (ok.timers.cancel.length) {
-      await repo.update({ taskId: task.id, timerId: In(ok.timers.cancel), status: 'pending' }, { status: 'cancelled' });
+      // found by a plain read, cancelled by primary key: an UPDATE over the (task_id, status) index would take gap
+      // locks that deadlock with other tasks inserting their timers next to this task's rows. New timers of a task are
+      // only written under its row lock, which this transaction holds; `status = 'pending'` skips one fired meanwhile.
+      const ids = (await repo.find({ select: { id: true }, where: { taskId: task.id, timerId: In(ok.timers.cancel), status: 'pending' } })).map((r) => r.id);
+      if (ids.length) await repo.update({ id: In(ids), status: 'pending' }, { status: 'cancelled' });
     }
-    const rows = timerRowsFor(task, ok);
+    const rows = timerRowsFor(task, await this.calendar.scheduleTimers(ok.timers.start, now));
     if (rows.length) {
       await repo.insert(rows);
       // the relay turns these into delayed jobs; the rows stay the truth if Redis loses them

@@ -7,6 +7,7 @@ import { CreateTaskUseCase } from './create-task.usecase.js';
 import { ExpenseUseCase } from './expense.usecase.js';
 import { HandoffUseCase } from './handoff.usecase.js';
 import { CatalogDomainModule } from '../catalog/catalog.module.js';
+import { CalendarModule } from '../calendar/calendar.module.js';
 import { TaskEffects } from './task-effects.service.js';
 import { TaskReader } from './task-reader.service.js';
 import { TaskShell } from './task-shell.service.js';
@@ -32,8 +33,8 @@ const SERVICES = [
 ];
 
 @Module({
-  imports: [WorkflowDomainModule, LedgerDomainModule, CatalogDomainModule],
+  imports: [WorkflowDomainModule, LedgerDomainModule, CatalogDomainModule, CalendarModule],
   providers: SERVICES,
-  exports: [...SERVICES, WorkflowDomainModule, LedgerDomainModule],
+  exports: [...SERVICES, WorkflowDomainModule, LedgerDomainModule, CalendarModule],
 })
 export class TaskDomainModule {}

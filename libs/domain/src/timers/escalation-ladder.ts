@@ -4,7 +4,7 @@
  *
  * | level | name        | who hears of it                           | record                                  |
  * | ----- | ----------- | ----------------------------------------- | --------------------------------------- |
- * | 1     | 催办 urge    | the leaders of the assignee unit           | task.escalation_level = 1               |
+ * | 1     | 催办 urge    | the leaders of the assignee unit (a grid's: its community's) | task.escalation_level = 1 |
  * | 2     | 督办 supervise | the leaders of the owner unit's superior | a supervision entry for that superior   |
  * | 3     | 挂牌督办 listed | the leaders of the district (root unit)  | a listed supervision entry for the district |
  *
@@ -60,6 +60,20 @@ export function ladderRung(level: unknown): LadderRung {
   const n = Math.trunc(Number(level));
   const clamped = Number.isFinite(n) ? Math.min(MAX_ESCALATION_LEVEL, Math.max(1, n)) : 1;
   return ESCALATION_LADDER[clamped - 1];
+}
+
+/**
+ * The units an audience may reach, closest first: the unit itself, then its ancestors. A rung is heard by the
+ * leaders of the first of them that has any (a grid has no leader of its own: its community's leaders hear of it).
+ */
+export function audienceUnits(
+  audience: LadderAudience,
+  task: { ownerPath: string; assigneePath: string; assigneeOrgUnitId: string },
+): string[] {
+  const first = audienceUnit(audience, task);
+  const chain = audience === 'assigneeLeaders' ? pathIds(task.assigneePath) : pathIds(task.ownerPath);
+  const at = chain.indexOf(first);
+  return at < 0 ? [first] : chain.slice(0, at + 1).reverse();
 }
 
 /** The org unit an audience points at, from the task's materialised paths. */

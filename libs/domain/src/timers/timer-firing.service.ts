@@ -11,7 +11,7 @@ import { OutboxWriter } from '../outbox/outbox.writer.js';
 import { appendEvent } from '../tasks/event-chain.js';
 import { TaskShell, toInstance } from '../tasks/task-shell.service.js';
 import { WorkflowCatalog } from '../workflows/workflow-catalog.service.js';
-import { audienceUnit, ladderRung, MAX_ESCALATION_LEVEL } from './escalation-ladder.js';
+import { audienceUnits, ladderRung, MAX_ESCALATION_LEVEL } from './escalation-ladder.js';
 
 export type FireOutcome =
   | { kind: 'missing' }
@@ -38,11 +38,12 @@ interface TimerRow {
 }
 
 const TASK_COLUMNS =
-  'id, title, state, is_open, owner_org_unit_id, assignee_org_unit_id, owner_path, assignee_path, due_at, workflow_key, workflow_version, version, approval, escalation_level';
+  'id, title, category_code, state, is_open, owner_org_unit_id, assignee_org_unit_id, owner_path, assignee_path, due_at, workflow_key, workflow_version, version, approval, escalation_level';
 
 interface TaskRow {
   id: string;
   title: string;
+  category_code: string;
   state: string;
   is_open: number | boolean;
   owner_org_unit_id: string;
@@ -62,6 +63,7 @@ function toTask(r: TaskRow): TaskEntity {
   return Object.assign(new TaskEntity(), {
     id: r.id,
     title: r.title,
+    categoryCode: r.category_code,
     state: r.state,
     isOpen: Boolean(Number(r.is_open)),
     ownerOrgUnitId: r.owner_org_unit_id,
@@ -245,14 +247,19 @@ export class TimerFiringService {
         continue;
       }
       const task = verdict.task;
-      const wf = await this.workflows.version(task.workflowKey, task.workflowVersion, em);
+      const wf = await this.workflows.forTask(task, em);
+      const action = JSON.parse(row.do_action) as TimerAction;
       const result = evaluateTimer(wf.compiled, toInstance(task, {}), row.timer_id, now);
-      if (!result.ok) {
+      let params: NotifyParams;
+      if (result.ok) params = (result.effects.find((e) => e.name === 'notify')?.params ?? {}) as NotifyParams;
+      else if (result.refusal.code === 'TIMER_UNKNOWN') {
+        // started under a category policy that has changed since: a started timer runs as it was started
+        params = { to: action.to ?? (action.kind === 'escalate' ? 'ownerSuperior' : 'assignee'), template: action.template };
+      } else {
         out.set(id, await this.cancel(em, id, `${result.refusal.code}: ${result.refusal.message}`));
         continue;
       }
-      const params = (result.effects.find((e) => e.name === 'notify')?.params ?? {}) as NotifyParams;
-      firing.push({ row, task, action: JSON.parse(row.do_action) as TimerAction, params });
+      firing.push({ row, task, action, params });
     }
     if (!firing.length) return;
     const firedAt = new Date(Math.max(now.getTime(), Date.now()));
@@ -269,13 +276,15 @@ export class TimerFiringService {
       const target = f.action.kind === 'remind' ? (f.params.to ?? 'assignee') : f.action.to;
       const targetUnit =
         f.params.userIds?.length || !target ? undefined : this.notifications.recipientUnitOf(f.task, target);
-      const rungUnit = rung ? audienceUnit(rung.audience, f.task) : undefined;
-      for (const u of [targetUnit, rungUnit]) if (u) units.push(u);
-      return { ...f, rung, targetUnit, rungUnit };
+      const rungUnits = rung ? audienceUnits(rung.audience, f.task) : [];
+      for (const u of [targetUnit, ...rungUnits]) if (u) units.push(u);
+      return { ...f, rung, targetUnit, rungUnit: rungUnits[0], rungUnits };
     });
     const users = await this.notifications.usersOfUnits(em, units);
     const pick = (unit: string | undefined, roles: readonly string[]) =>
       unit ? (users.get(unit) ?? []).filter((u) => u.roles.some((r) => roles.includes(r))).map((u) => u.id) : [];
+    /** The leaders of the closest unit of the chain that has any. */
+    const leadersOf = (chain: string[]) => chain.map((u) => pick(u, ['leader'])).find((ids) => ids.length) ?? [];
     const items: Parameters<NotificationService['deliverKeyed']>[1] = [];
     const notifiedBy = new Map<string, number>();
     for (const p of plans) {
@@ -286,7 +295,7 @@ export class TimerFiringService {
         fresh.forEach((u) => seen.add(u));
         if (fresh.length) items.push({ task: p.task, template, userIds: fresh, dedupBase });
       };
-      if (p.rung) add(p.rung.template, pick(p.rungUnit, ['leader']));
+      if (p.rung) add(p.rung.template, leadersOf(p.rungUnits));
       if (p.action.kind === 'remind' || p.action.to) {
         const fallback = p.action.kind === 'remind' ? 'timer.remind' : 'timer.escalate';
         add(

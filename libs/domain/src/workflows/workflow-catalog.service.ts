@@ -1,9 +1,18 @@
-import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '@gridflow/common';
-import { compile, type CompiledDefinition, definitionHash, loadDefinition, type WorkflowDefinition } from '@gridflow/engine';
-import { WorkflowEntity, WorkflowVersionEntity } from '@gridflow/persistence';
+import {
+  applyTimerPolicy,
+  compile,
+  type CompiledDefinition,
+  definitionHash,
+  loadDefinition,
+  type TimerPolicy,
+  type WorkflowDefinition,
+} from '@gridflow/engine';
+import { CategoryEntity, WorkflowEntity, WorkflowVersionEntity } from '@gridflow/persistence';
 import { WorkflowErrorCode } from './workflow-errors.js';
 
 export interface PublishedWorkflow {
@@ -13,7 +22,12 @@ export interface PublishedWorkflow {
   compiled: CompiledDefinition;
   hash: string;
   deprecated: boolean;
+  /** The category whose timer policy is applied to `definition` and `compiled`, if any. */
+  policyOf?: string;
 }
+
+/** How long a category's timer policy is cached per process: an administrator's change reaches every process within it. */
+const POLICY_CACHE_MS = 10_000;
 
 /**
  * Published workflow versions. A version never changes once published, so compiled versions are cached per
@@ -21,9 +35,71 @@ export interface PublishedWorkflow {
  */
 @Injectable()
 export class WorkflowCatalog {
+  private readonly logger = new Logger(WorkflowCatalog.name);
   private readonly cache = new Map<string, PublishedWorkflow>();
+  private readonly policies = new Map<string, { at: number; policy: TimerPolicy | null }>();
+  private readonly withPolicies = new Map<string, PublishedWorkflow>();
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
+
+  /** The workflow version a task is pinned to, with its category's timer policy applied. */
+  async forTask(
+    task: { workflowKey: string; workflowVersion: number; categoryCode: string },
+    em: EntityManager = this.ds.manager,
+  ): Promise<PublishedWorkflow> {
+    return this.withCategoryPolicy(await this.version(task.workflowKey, task.workflowVersion, em), task.categoryCode, em);
+  }
+
+  /**
+   * A published version with the category's timer policy applied (compiled once per version and policy). A policy
+   * that does not fit this version (it names a state an older version lacks) is ignored with a warning: the
+   * workflow's own timers run.
+   */
+  async withCategoryPolicy(wf: PublishedWorkflow, categoryCode: string, em: EntityManager = this.ds.manager): Promise<PublishedWorkflow> {
+    const policy = await this.policyOf(categoryCode, em);
+    if (!policy) return wf;
+    const digest = createHash('sha256').update(JSON.stringify(policy)).digest('hex').slice(0, 16);
+    const id = `${wf.key}@${wf.version}#${digest}`;
+    const hit = this.withPolicies.get(id);
+    if (hit) return hit;
+    const applied = applyTimerPolicy(wf.definition, policy);
+    if (!applied.ok) {
+      this.logger.warn(`timer policy of ${categoryCode} does not fit ${wf.key}@${wf.version}: ${applied.errors[0]?.message}`);
+      return wf;
+    }
+    const out: PublishedWorkflow = { ...wf, definition: applied.definition, compiled: compile(applied.definition), policyOf: categoryCode };
+    this.withPolicies.set(id, out);
+    return out;
+  }
+
+  /** A category's timer policy (cached for a few seconds). */
+  async policyOf(categoryCode: string, em: EntityManager = this.ds.manager): Promise<TimerPolicy | null> {
+    const hit = this.policies.get(categoryCode);
+    if (hit && Date.now() - hit.at < POLICY_CACHE_MS) return hit.policy;
+    const row = await em.getRepository(CategoryEntity).findOne({ where: { code: categoryCode }, select: { code: true, timerPolicy: true } });
+    const policy = (row?.timerPolicy as TimerPolicy | null | undefined) ?? null;
+    this.policies.set(categoryCode, { at: Date.now(), policy });
+    return policy;
+  }
+
+  /**
+   * Checks a category's timer policy against the current version of its workflow; throws TIMER_POLICY_INVALID with
+   * every error, each at a JSON pointer under `/timerPolicy`.
+   */
+  async checkTimerPolicy(workflowKey: string, policy: unknown, em: EntityManager = this.ds.manager): Promise<void> {
+    if (policy === null || policy === undefined) return;
+    const wf = await this.current(workflowKey, em);
+    const applied = applyTimerPolicy(wf.definition, policy as TimerPolicy);
+    if (applied.ok) return;
+    throw new DomainError(WorkflowErrorCode.TIMER_POLICY_INVALID, `The timer policy does not fit workflow ${workflowKey} version ${wf.version}`, {
+      errors: applied.errors.map((e) => ({ ...e, path: `/timerPolicy${e.path}` })),
+    });
+  }
+
+  /** Forgets a category's cached policy in this process (after an administrator changed it here). */
+  forgetPolicy(categoryCode: string): void {
+    this.policies.delete(categoryCode);
+  }
 
   /** Validates a definition (JSON object or YAML/JSON text); throws WORKFLOW_INVALID with every error. */
   static parseOrThrow(input: unknown, expectedKey?: string): WorkflowDefinition {

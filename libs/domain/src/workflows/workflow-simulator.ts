@@ -42,7 +42,7 @@ export interface SimulationTraceEntry {
   fromState: string | null;
   toState: string | null;
   effects: { name: string; params: Record<string, unknown> }[];
-  timers: { start: { timerId: string; dueAt: string }[]; cancel: string[] };
+  timers: { start: { timerId: string; dueAt: string; workingDays?: { from: string; days: number } }[]; cancel: string[] };
   refusal?: { code: string; reason: string; message: string };
   approval?: unknown;
 }
@@ -73,7 +73,11 @@ function trace(step: number, s: Pick<SimulationStep, 'action' | 'actor'>, r: Eva
     fromState: r.fromState,
     toState: r.nextState,
     effects: r.effects.map((e) => ({ name: e.name, params: e.params })),
-    timers: { start: r.timers.start.map((t) => ({ timerId: t.timerId, dueAt: t.dueAt })), cancel: r.timers.cancel },
+    // a working-day timer's dueAt is a calendar-day estimate here; a task's timer is put on the working-day calendar
+    timers: {
+      start: r.timers.start.map((t) => ({ timerId: t.timerId, dueAt: t.dueAt, ...(t.workingDays ? { workingDays: t.workingDays } : {}) })),
+      cancel: r.timers.cancel,
+    },
     ...(r.approval ? { approval: r.approval } : {}),
   };
 }

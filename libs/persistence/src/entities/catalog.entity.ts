@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { csvTransformer } from './transformers.js';
+import { csvTransformer, jsonTransformer, type JsonObject } from './transformers.js';
 
 /** A power a department holds by law (权力清单). Money-bearing powers allow spending escrow under a grant. */
 @Entity({ name: 'powers' })
@@ -40,6 +40,10 @@ export class CategoryEntity {
 
   @Column({ name: 'workflow_key', type: 'varchar', length: 64 })
   workflowKey: string;
+
+  /** The category's timer policy over its workflow's timers (`{timers?, off?}`, see the engine's TimerPolicy). */
+  @Column({ name: 'timer_policy', type: 'text', nullable: true, default: null, transformer: jsonTransformer })
+  timerPolicy: JsonObject | null;
 }
 
 /**

@@ -1,10 +1,12 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, DeleteDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 import { CreatedAtColumn, UpdatedAtColumn } from './timestamps.js';
 import { csvTransformer } from './transformers.js';
 
 /**
- * An outbound webhook registered by an administrator. `secret` signs every delivery (HMAC-SHA256) and is never
- * returned by the API. `events` lists notification templates, or `*` for all.
+ * An outbound webhook registered by an administrator. Its signing secret (HMAC-SHA256 of every delivery) is stored
+ * only encrypted (`secretCiphertext`, AES-256-GCM under WEBHOOK_SECRET_KEY) and is never returned by the API.
+ * `events` lists notification templates, or `*` for all. A deleted endpoint is kept (soft delete, secret wiped) so
+ * its past deliveries stay readable; it receives nothing more and the endpoint routes no longer find it.
  */
 @Entity({ name: 'webhook_endpoints' })
 export class WebhookEndpointEntity {
@@ -14,8 +16,9 @@ export class WebhookEndpointEntity {
   @Column({ type: 'varchar', length: 2000 })
   url: string;
 
-  @Column({ type: 'varchar', length: 255 })
-  secret: string;
+  /** `v1.<base64url(iv ‖ tag ‖ ciphertext)>`; NULL once the endpoint is deleted. */
+  @Column({ name: 'secret_ciphertext', type: 'varchar', length: 1536, nullable: true, default: null })
+  secretCiphertext: string | null;
 
   @Column({ type: 'varchar', length: 2000, transformer: csvTransformer })
   events: string[];
@@ -31,6 +34,9 @@ export class WebhookEndpointEntity {
 
   @UpdatedAtColumn()
   updatedAt: Date;
+
+  @DeleteDateColumn({ name: 'deleted_at', type: 'datetime', precision: 3, nullable: true, default: null })
+  deletedAt: Date | null;
 }
 
 export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
@@ -79,6 +85,16 @@ export class WebhookDeliveryEntity {
 
   @Column({ name: 'delivered_at', type: 'datetime', precision: 3, nullable: true, default: null })
   deliveredAt: Date | null;
+
+  /** How many times an administrator re-queued this delivery after it failed; `attempts` counts every POST. */
+  @Column({ type: 'int', unsigned: true, default: 0 })
+  resends: number;
+
+  @Column({ name: 'resent_at', type: 'datetime', precision: 3, nullable: true, default: null })
+  resentAt: Date | null;
+
+  @Column({ name: 'resent_by', type: 'char', length: 36, nullable: true, default: null })
+  resentBy: string | null;
 
   @CreatedAtColumn()
   createdAt: Date;

@@ -6,6 +6,7 @@ import {
   IsBoolean,
   IsNotEmpty,
   IsObject,
+  IsOptional,
   IsString,
   IsUUID,
   Matches,
@@ -32,6 +33,12 @@ export class CategoryView {
   @ApiProperty({ type: [String], example: ['CREW_COMMAND', 'PAYMENT_SETTLEMENT'] }) requiredPowerCodes: string[];
   @ApiProperty({ description: 'On the community work access list (社区工作准入清单)' }) onCommunityAccessList: boolean;
   @ApiProperty({ example: 'handoff' }) workflowKey: string;
+  @ApiProperty({
+    nullable: true,
+    description: "Timer policy over the workflow's timers: `off` (ids switched off) and `timers` (replacing the same id, or added)",
+    example: { off: ['progress-reminder'], timers: [{ id: 'due-in-2-days', state: 'in_progress', workingDaysBeforeDeadline: 2, do: { kind: 'remind', to: 'assignee', template: 'task.due_soon' } }] },
+  })
+  timerPolicy: Record<string, unknown> | null;
 
   static of(c: CategoryEntity): CategoryView {
     return Object.assign(new CategoryView(), {
@@ -41,6 +48,7 @@ export class CategoryView {
       requiredPowerCodes: c.requiredPowerCodes,
       onCommunityAccessList: c.onCommunityAccessList,
       workflowKey: c.workflowKey,
+      timerPolicy: c.timerPolicy ?? null,
     });
   }
 }
@@ -107,9 +115,17 @@ export class CreateCategoryDto {
   @IsString()
   @Matches(WORKFLOW_KEY_PATTERN, { message: WORKFLOW_KEY_MESSAGE })
   workflowKey: string;
+
+  @ApiPropertyOptional({
+    nullable: true,
+    description: "Timer policy over the workflow's timers (`{off?: string[], timers?: TimerDef[]}`); null clears it",
+  })
+  @IsOptional()
+  @IsObject()
+  timerPolicy?: Record<string, unknown> | null;
 }
 
-/** Every field but the code (which is the identity) may change. */
+/** Every field but the code (which is the identity) may change; `timerPolicy: null` clears the policy. */
 export class UpdateCategoryDto {
   @ApiPropertyOptional()
   @Optional()
@@ -142,6 +158,14 @@ export class UpdateCategoryDto {
   @IsString()
   @Matches(WORKFLOW_KEY_PATTERN, { message: WORKFLOW_KEY_MESSAGE })
   workflowKey?: string;
+
+  @ApiPropertyOptional({
+    nullable: true,
+    description: "Timer policy over the workflow's timers (`{off?: string[], timers?: TimerDef[]}`); null clears it",
+  })
+  @IsOptional()
+  @IsObject()
+  timerPolicy?: Record<string, unknown> | null;
 }
 
 export class CreatePowerDto {
