@@ -9,6 +9,9 @@ export interface BenchFigure {
   met?: boolean;
 }
 
+/** A figure with the phase that measured it, as run.ts collects them. */
+export type PhaseFigure = BenchFigure & { phase: string };
+
 const fmt = (v: number | undefined): string =>
   v === undefined ? '' : Number.isFinite(v) ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3)) : String(v);
 

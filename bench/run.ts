@@ -1,30 +1,41 @@
 /**
  * ./scripts/bench entry point: runs every phase in one process, prints a table, and writes
  * bench/results/<date>.json (`{results: [{name, value, unit, ceiling?, ratio?, target?, met?}]}`) and a Markdown
- * summary beside it. `--quick` runs each phase at a size that finishes in minutes.
+ * summary beside it. `--quick` runs each phase at a size that finishes in minutes; `--only=a,b` runs those phases.
+ * Phases run in order and each sees the figures of the phases before it (the HTTP phase reads the ceilings).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { runCeilings } from './ceilings.js';
 import { runEngineVsBpmn } from './engine-vs-bpmn.js';
 import { runFanout } from './fanout.js';
-import { printTable, tableRows, type BenchFigure } from './report.js';
+import { runHttp } from './http-lifecycle.js';
+import { printTable, tableRows, type BenchFigure, type PhaseFigure } from './report.js';
 import { runTimerBench } from './timers.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 
-const phases: Array<[string, (o: { quick: boolean }) => Promise<BenchFigure[]>]> = [
+/** A phase: its options and the figures of the phases that ran before it. */
+type Phase = (o: { quick: boolean }, previous: readonly PhaseFigure[]) => Promise<BenchFigure[]>;
+
+const phases: Array<[string, Phase]> = [
+  ['ceilings', runCeilings],
   ['engine', runEngineVsBpmn],
+  ['http', runHttp],
   ['fanout', runFanout],
   ['timers', runTimerBench],
 ];
 
-const results: (BenchFigure & { phase: string })[] = [];
+const unknown = only?.filter((name) => !phases.some(([phase]) => phase === name)) ?? [];
+if (unknown.length) console.error(`[bench] no phase named ${unknown.join(', ')}; phases: ${phases.map(([p]) => p).join(', ')}`);
+
+const results: PhaseFigure[] = [];
 for (const [phase, run] of phases) {
   if (only && !only.includes(phase)) continue;
   const t0 = Date.now();
   try {
-    for (const r of await run({ quick })) results.push({ phase, ...r });
+    for (const r of await run({ quick }, [...results])) results.push({ phase, ...r });
   } catch (e) {
     results.push({ phase, name: `${phase}: failed — ${(e as Error).message.slice(0, 200)}`, value: NaN, unit: '' });
   }

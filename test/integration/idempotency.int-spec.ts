@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
-import { firstValueFrom, of, throwError } from 'rxjs';
+import { firstValueFrom, from, of, throwError } from 'rxjs';
 import { DomainError } from '@gridflow/common';
 import { IdempotencyInterceptor } from '../../apps/api/src/common/idempotency.interceptor.js';
 import { createTestApp, login, type TestApp } from '../helpers/app.js';
@@ -60,6 +60,30 @@ describe('Idempotency-Key outcomes (integration)', () => {
     });
     await expect(retry).rejects.toMatchObject({ code: 'IDEMPOTENCY_OUTCOME_UNKNOWN' });
     expect(ran).toBe(0);
+  });
+
+  it('a key its request never finished (process or database gone) is in progress for a minute, then outcome unknown', async () => {
+    // the first request claims the key and never comes back
+    let release: () => void = () => undefined;
+    const hung = call('hung-1', { a: 1 }, () => from(new Promise((r) => (release = () => r({ late: true })))));
+    await new Promise((r) => setTimeout(r, 100));
+    let ran = 0;
+    const again = () =>
+      call('hung-1', { a: 1 }, () => {
+        ran++;
+        return of({ ok: true });
+      });
+    await expect(again()).rejects.toMatchObject({ code: 'CONFLICT' });
+    // a minute later (the row's clock moved back), the retry learns the outcome is unknown; nothing ran twice
+    await t.ds.query('UPDATE idempotency_keys SET created_at = NOW(3) - INTERVAL 61 SECOND WHERE user_id = ? AND idem_key = ?', [
+      userId,
+      'hung-1',
+    ]);
+    await expect(again()).rejects.toMatchObject({ code: 'IDEMPOTENCY_OUTCOME_UNKNOWN' });
+    await expect(again()).rejects.toMatchObject({ code: 'IDEMPOTENCY_OUTCOME_UNKNOWN' });
+    expect(ran).toBe(0);
+    release();
+    await hung;
   });
 
   it('a success is replayed, and the same key with another body is refused', async () => {

@@ -6,6 +6,7 @@ import {
   DomainError,
   ErrorCode,
   IS_PUBLIC,
+  isDependencyUnavailable,
   type Permission,
   permissionsOf,
   REQUIRED_PERMISSION,
@@ -26,6 +27,8 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
 
   override handleRequest<T>(err: unknown, user: T | false): T {
     if (err instanceof DomainError) throw err;
+    // a database that does not answer while the principal is loaded is a 503, not a bad token
+    if (isDependencyUnavailable(err)) throw err;
     if (err || !user) {
       throw new UnauthorizedException({ code: ErrorCode.UNAUTHENTICATED, message: 'A valid access token is required' });
     }

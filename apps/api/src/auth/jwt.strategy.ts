@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { PassportStrategy } from '@nestjs/passport';
@@ -18,7 +19,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKey: config.getOrThrow<AuthConfig>('auth').jwtSecret,
+      // a KeyObject: given a string, the verifier first tries (and fails) to parse it as a PEM public key on every
+      // request, which costs more than the HMAC itself
+      secretOrKey: createSecretKey(Buffer.from(config.getOrThrow<AuthConfig>('auth').jwtSecret)) as unknown as string,
       algorithms: [JWT_ALGORITHM],
       ignoreExpiration: false,
     });

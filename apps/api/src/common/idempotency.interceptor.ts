@@ -13,6 +13,11 @@ const KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 const IN_PROGRESS = 0;
 /** The request failed in a way that may have come after its commit: a retry could do the work twice. */
 const OUTCOME_UNKNOWN = 1;
+/**
+ * A key still "in progress" after this long belongs to a request whose process or database went away before it could
+ * record an outcome (no request runs this long): it is answered as "outcome unknown" rather than "in progress" forever.
+ */
+export const IDEMPOTENCY_STALE_MS = 60_000;
 
 registerErrorStatuses({ IDEMPOTENCY_OUTCOME_UNKNOWN: 409 });
 
@@ -28,6 +33,8 @@ function refusedBeforeCommit(err: unknown): boolean {
  * (per user); the same key with the same body replays that response; the same key with another body is 422.
  * A refused request (4xx) frees its key, so a client may correct and retry it; a request that failed otherwise
  * (5xx, lost connection) keeps its key as "outcome unknown" — its work may have committed — and a retry gets 409.
+ * A key left "in progress" by a request that never finished (its process or database went away) turns into
+ * "outcome unknown" after IDEMPOTENCY_STALE_MS.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
@@ -95,6 +102,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
         'IDEMPOTENCY_OUTCOME_UNKNOWN',
         'An earlier request with this Idempotency-Key failed after it may have taken effect; check the resource, then retry with a new key',
       );
+    }
+    if (existing.statusCode === IN_PROGRESS && Date.now() - existing.createdAt.getTime() > IDEMPOTENCY_STALE_MS) {
+      await repo.update({ userId, key, statusCode: IN_PROGRESS }, { statusCode: OUTCOME_UNKNOWN, responseBody: 'null' });
+      return this.claim(userId, key, requestHash);
     }
     if (existing.statusCode === IN_PROGRESS) {
       throw new DomainError(ErrorCode.CONFLICT, 'A request with this Idempotency-Key is still in progress');

@@ -5,6 +5,9 @@ import type { Redis } from 'ioredis';
 import { Public } from '@gridflow/common';
 import { REDIS } from '@gridflow/queue';
 
+/** States of the Redis client in which it has no connection (it is retrying, or gave up). */
+const LOST = ['reconnecting', 'close', 'end'];
+
 /** Terminus-style health: 200 when MariaDB and Redis answer, 503 with the failing part otherwise. */
 @ApiTags('health')
 @Controller('health')
@@ -24,6 +27,8 @@ export class HealthController {
       () => this.db.pingCheck('database', { timeout: 1500 }),
       async () => {
         const session = this.indicators.check('redis');
+        // while the connection is lost a command would only wait in the offline queue: answer at once
+        if (LOST.includes(this.redis.status)) return session.down({ message: `connection ${this.redis.status}` });
         try {
           const pong = await Promise.race([
             this.redis.ping(),

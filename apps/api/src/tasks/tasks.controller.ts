@@ -1,7 +1,18 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Post, Query, UseInterceptors } from '@nestjs/common';
 import { ApiHeader, ApiTags } from '@nestjs/swagger';
-import { Auth, Authenticated, DomainError, ErrorCode, Permission, type Principal } from '@gridflow/common';
-import { CreateTaskUseCase, ExpenseUseCase, GrantsService, HandoffUseCase, LedgerService, TaskReader, TaskShell, toLedgerEntryView } from '@gridflow/domain';
+import { Auth, Authenticated, DomainError, ErrorCode, NotFoundError, Permission, type Principal } from '@gridflow/common';
+import {
+  CreateTaskUseCase,
+  ExpenseUseCase,
+  GrantsService,
+  HandoffUseCase,
+  LedgerService,
+  TaskReader,
+  TaskShell,
+  taskAccountId,
+  taskVisibleTo,
+  toLedgerEntryView,
+} from '@gridflow/domain';
 import { decodeCursor, encodeCursor } from '../common/pagination.js';
 import { IdempotencyInterceptor } from '../common/idempotency.interceptor.js';
 import { CreateTaskDto, EventsQuery, ListTasksQuery } from './dto/task.dto.js';
@@ -137,9 +148,11 @@ export class TasksController {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
       throw new DomainError(ErrorCode.VALIDATION_FAILED, 'The payload must be a JSON object');
     }
-    await this.shell.perform(principal, id, action, payload, { expectedVersion: parseIfMatch(ifMatch) });
-    const d = await this.reader.detail(principal, id);
-    return taskDetailView(d.task, d.escrowBalanceFen, d.grants);
+    // the task as the action committed it (read under its row lock), with its escrow and grants read afterwards
+    const task = await this.shell.perform(principal, id, action, payload, { expectedVersion: parseIfMatch(ifMatch) });
+    if (!taskVisibleTo(principal, task)) throw new NotFoundError('Task');
+    const [escrowBalanceFen, grants] = await Promise.all([this.ledger.balance(taskAccountId(task.id)), this.grants.listForTask(task.id)]);
+    return taskDetailView(task, escrowBalanceFen, grants);
   }
 
   @Get(':id/grants')

@@ -11,10 +11,23 @@ type Envelope<J extends JobName> = JobPayloads[J] & { outboxId: string; correlat
 type Handler = (em: EntityManager, data: never) => Promise<unknown>;
 
 /**
+ * Lock and stalled-job settings of the effects consumer. The jobs a killed worker held come back once their lock has
+ * expired and a stalled check has seen them twice: with BullMQ's defaults (30 s and 30 s) that took a minute or more
+ * in the fault runs; with these, about 20 s. Every effect is idempotent, so a job that stalls again (its worker killed
+ * once more) is run again rather than failed for good.
+ */
+export const EFFECTS_WORKER_OPTIONS = {
+  concurrency: 8,
+  lockDuration: 10_000,
+  stalledInterval: 5_000,
+  maxStalledCount: 5,
+};
+
+/**
  * Consumes work published from the outbox. Each job runs in one transaction that first records its outbox id in
  * applied_effects: a duplicate delivery finds the id there and does nothing.
  */
-@Processor(QueueName.Effects, { concurrency: 8 })
+@Processor(QueueName.Effects, EFFECTS_WORKER_OPTIONS)
 export class EffectsProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(EffectsProcessor.name);
   private readonly handlers: Partial<Record<JobName, Handler>>;

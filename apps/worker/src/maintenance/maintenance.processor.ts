@@ -23,6 +23,14 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
     const expected = (Object.keys(JOB_QUEUE) as JobName[]).filter((j) => JOB_QUEUE[j] === QueueName.Maintenance);
     const missing = expected.filter((j) => !this.handlers[j]);
     if (missing.length) throw new Error(`No handler for maintenance jobs: ${missing.join(', ')}`);
+    await this.scheduleHeartbeat();
+  }
+
+  /**
+   * Puts the heartbeat schedule in Redis (idempotent). At boot, and again when Redis has lost its data (the outbox
+   * relay notices), since the schedule lives only there.
+   */
+  async scheduleHeartbeat(): Promise<void> {
     await this.queue.upsertJobScheduler(
       'heartbeat',
       { every: HEARTBEAT_EVERY_MS },

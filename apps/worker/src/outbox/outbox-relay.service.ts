@@ -1,8 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { OutboundConfig, WorkerConfig } from '@gridflow/common';
 import {
@@ -12,8 +13,12 @@ import {
   outboxJobId,
   outboxJobRoute,
   QueueName,
+  REDIS,
   timerJobId,
 } from '@gridflow/queue';
+import { WORKER_ID } from '../maintenance/heartbeat.handler.js';
+import { MaintenanceProcessor } from '../maintenance/maintenance.processor.js';
+import { republishLostJobs } from './lost-jobs.js';
 
 interface OutboxRow {
   id: string;
@@ -24,12 +29,33 @@ interface OutboxRow {
 }
 
 const BATCH = 500;
+/** Longest wait for Redis to take one batch; past it the batch is rolled back and tried again. */
+export const PUBLISH_TIMEOUT_MS = 5_000;
+/** How often the relay checks that Redis still holds its data. */
+export const DATA_LOSS_CHECK_MS = 1_000;
+/** Each worker's marker key (under REDIS_PREFIX, followed by the worker id); it expires when the worker is gone. */
+export const REDIS_MARKER_KEY = 'redis-marker';
+const MARKER_TTL_S = 3600;
+/** Longest pause between two relay attempts while the database or Redis fails. */
+const MAX_ERROR_BACKOFF_MS = 2_000;
 
 /**
  * Publishes outbox rows to BullMQ and marks them sent. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so any
  * number of workers can relay side by side; the outbox id is the job id, so publishing a row twice (a crash between
  * publish and mark) yields one job, and the consumers' applied-effects check makes a late duplicate a no-op.
  * Roll-ups of the same parent within one batch are coalesced into one job (the recompute reads current state).
+ *
+ * The claim runs under READ COMMITTED: under REPEATABLE READ its next-key locks on the pending range would block
+ * every insert into the outbox — every task action of every user — for as long as the batch takes to publish, which
+ * is as long as Redis is down. While Redis does not answer no batch is claimed, and a batch Redis does not take within
+ * PUBLISH_TIMEOUT_MS is rolled back (its rows stay pending; jobs that did reach Redis keep their ids, so the retry
+ * adds no duplicates).
+ *
+ * The relay also notices when Redis has lost data — a FLUSHALL, a restart without persistence, or a restart from an
+ * older snapshot: every second it rewrites a marker key with a new value, and finds the key gone or holding an older
+ * value. The effect jobs Redis lost are then rebuilt from MySQL at once (recent rows published but never applied whose
+ * job is gone go back to the outbox) rather than a minute or more later by the timer sweeper, and the heartbeat
+ * schedule is put back. Older lost rows and lost timer jobs stay the sweeper's (TimerSweeper, every SWEEP_EVERY_MS).
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -38,12 +64,17 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly outbound: OutboundConfig;
   private stopped = false;
   private loop: Promise<void> | null = null;
+  private lastDataCheck = 0;
+  /** The value this worker last wrote into its marker key (null before the first check). */
+  private marker: string | null = null;
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     @InjectQueue(QueueName.Effects) private readonly effects: Queue,
     @InjectQueue(QueueName.Timers) private readonly timers: Queue,
     @InjectQueue(QueueName.Outbound) private readonly outboundQueue: Queue,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly maintenance: MaintenanceProcessor,
     config: ConfigService,
   ) {
     this.pollMs = config.getOrThrow<WorkerConfig>('worker').outboxPollMs;
@@ -60,20 +91,48 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async run(): Promise<void> {
+    let failures = 0;
     while (!this.stopped) {
       let relayed = 0;
       try {
+        await this.checkRedisData();
         relayed = await this.relayOnce();
+        failures = 0;
       } catch (e) {
-        this.logger.warn(`outbox relay: ${(e as Error).message}`);
+        failures += 1;
+        // one line per failure streak step, not five a second while a service is down
+        if (failures <= 3 || failures % 10 === 0) this.logger.warn(`outbox relay: ${(e as Error).message}`);
       }
-      if (relayed < BATCH) await new Promise((r) => setTimeout(r, this.pollMs));
+      const pause = failures ? Math.min(this.pollMs * 2 ** failures, MAX_ERROR_BACKOFF_MS) : this.pollMs;
+      if (relayed < BATCH) await new Promise((r) => setTimeout(r, pause));
     }
   }
 
-  /** Publishes one batch; returns how many rows it handled. */
+  /**
+   * At most every DATA_LOSS_CHECK_MS: when this worker's marker key is not what it last wrote, Redis lost data (or this
+   * is the worker's first check): rebuilds what the queues held, then writes a new marker. Returns whether it rebuilt.
+   * Any number of workers may rebuild at once: every step is idempotent (deterministic job ids, applied-effects checks).
+   */
+  async checkRedisData(now = Date.now()): Promise<boolean> {
+    if (now - this.lastDataCheck < DATA_LOSS_CHECK_MS || this.redis.status !== 'ready') return false;
+    this.lastDataCheck = now;
+    const key = `${REDIS_MARKER_KEY}:${WORKER_ID}`;
+    const intact = this.marker !== null && (await this.redis.get(key)) === this.marker;
+    if (!intact) {
+      const republished = await republishLostJobs(this.ds, { effects: this.effects, outbound: this.outboundQueue });
+      await this.maintenance.scheduleHeartbeat();
+      if (republished) this.logger.warn(`Redis had lost data: ${republished} effects published again`);
+    }
+    const next = `${now}-${Math.random().toString(36).slice(2, 8)}`;
+    await this.redis.set(key, next, 'EX', MARKER_TTL_S);
+    this.marker = next;
+    return !intact;
+  }
+
+  /** Publishes one batch; returns how many rows it handled (0 while Redis is unreachable). */
   async relayOnce(): Promise<number> {
-    return this.ds.transaction(async (em) => {
+    if (!(await this.redisReady())) return 0;
+    return this.ds.transaction('READ COMMITTED', async (em) => {
       const rows = (await em.query(
         `SELECT id, job_name, aggregate_id, payload, correlation_id FROM outbox
           WHERE sent_at IS NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
@@ -100,17 +159,30 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         );
       }
       const byQueue = (q: QueueName) => jobs.filter((j) => j.queueName === q).map(({ queueName: _q, ...job }) => job);
-      await Promise.all([
-        this.effects.addBulk(byQueue(QueueName.Effects)),
-        this.timers.addBulk(byQueue(QueueName.Timers)),
-        this.outboundQueue.addBulk(byQueue(QueueName.Outbound)),
-      ]);
+      await withTimeout(
+        Promise.all([
+          this.effects.addBulk(byQueue(QueueName.Effects)),
+          this.timers.addBulk(byQueue(QueueName.Timers)),
+          this.outboundQueue.addBulk(byQueue(QueueName.Outbound)),
+        ]),
+        PUBLISH_TIMEOUT_MS,
+        `Redis did not take ${rows.length} jobs within ${PUBLISH_TIMEOUT_MS} ms`,
+      );
       await em.query(
         `UPDATE outbox SET sent_at = NOW(3), attempts = attempts + 1 WHERE id IN (${rows.map(() => '?').join(',')})`,
         rows.map((r) => r.id),
       );
       return rows.length;
     });
+  }
+
+  /** Whether the queues' Redis connection is up (a worker's commands would otherwise wait for it indefinitely). */
+  private async redisReady(): Promise<boolean> {
+    // the Redis backend's raw client is ioredis; BullMQ's interface does not declare its connection status
+    const clients = await Promise.all(
+      [this.effects, this.timers, this.outboundQueue].map((q) => q.getBackend().client as Promise<unknown>),
+    );
+    return clients.every((c) => (c as Redis).status === 'ready');
   }
 
   private toJob(row: OutboxRow, id: string) {
@@ -145,5 +217,20 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       data: { ...payload, outboxId: String(row.id), correlationId: row.correlation_id },
       opts: { ...JOB_OPTIONS[name], jobId: id },
     };
+  }
+}
+
+/** Rejects with `message` when `work` takes longer than `ms` (the work itself is not cancelled). */
+async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -20,7 +20,14 @@ export const TIMER_BATCH = { maxSize: 500, maxInFlight: 4 };
  * truth: the firing re-reads it and the task, so a duplicate or late delivery of a fired or cancelled timer changes
  * nothing. A job that arrives before the row's due time is put back to sleep until then.
  */
-@Processor(QueueName.Timers, { concurrency: TIMER_CONCURRENCY })
+@Processor(QueueName.Timers, {
+  concurrency: TIMER_CONCURRENCY,
+  // the timer jobs a killed worker held come back within ~15 s instead of a minute (BullMQ's 30 s defaults); the
+  // firing is idempotent, so a job that stalls again runs again rather than failing for good
+  lockDuration: 10_000,
+  stalledInterval: 5_000,
+  maxStalledCount: 5,
+})
 export class TimersProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(TimersProcessor.name);
   private readonly batcher: FireBatcher;

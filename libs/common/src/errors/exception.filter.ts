@@ -36,8 +36,11 @@ function fromBodyParser(err: unknown): { status: number; code: string; message: 
   return null;
 }
 
-/** Connection-level database and Redis failures surface as 503 so clients retry instead of hanging. */
-function isUnavailable(err: unknown): boolean {
+/**
+ * Connection-level database and Redis failures surface as 503 so clients retry instead of hanging. Exported for code
+ * that catches errors before this filter sees them (an auth guard must not turn a missing database into a 401).
+ */
+export function isDependencyUnavailable(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return (
     typeof code === 'string' &&
@@ -97,7 +100,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       };
     }
 
-    if (isUnavailable(exception)) {
+    if (isDependencyUnavailable(exception)) {
       this.logger.warn(`Dependency unavailable: ${(exception as Error).message} [${correlationId}]`);
       return {
         statusCode: HttpStatus.SERVICE_UNAVAILABLE,

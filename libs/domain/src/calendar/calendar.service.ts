@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { DomainError, ErrorCode, type Principal } from '@gridflow/common';
 import { CalendarDayEntity, CalendarYearEntity } from '@gridflow/persistence';
 import { type CalendarDay, validateCalendarDays, WorkingCalendar } from './working-days.js';
@@ -33,29 +33,42 @@ export class CalendarService {
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
-  async year(year: number, code = DEFAULT_CALENDAR_CODE): Promise<CalendarYear> {
+  /**
+   * A year of the calendar. Inside a transaction pass its `em`: a read through the pool would wait for a second
+   * connection while the transaction holds one, and a pool full of such transactions would wait forever.
+   */
+  async year(year: number, code = DEFAULT_CALENDAR_CODE, em: EntityManager = this.ds.manager): Promise<CalendarYear> {
     assertYear(year);
     const key = `${code}-${year}`;
     const hit = this.cache.get(key);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.year;
-    const loaded = (await this.fromDatabase(code, year)) ?? this.fromConfig(code, year);
+    const loaded = (await this.fromDatabase(code, year, em)) ?? this.fromConfig(code, year);
     this.cache.set(key, { at: Date.now(), year: loaded });
     return loaded;
   }
 
   /** A calendar covering `fromYear`..`toYear` (inclusive). */
-  async calendar(fromYear: number, toYear = fromYear, code = DEFAULT_CALENDAR_CODE): Promise<WorkingCalendar> {
+  async calendar(
+    fromYear: number,
+    toYear = fromYear,
+    code = DEFAULT_CALENDAR_CODE,
+    em: EntityManager = this.ds.manager,
+  ): Promise<WorkingCalendar> {
     const days: CalendarDay[] = [];
     for (let y = Math.min(fromYear, toYear); y <= Math.max(fromYear, toYear); y++)
-      days.push(...(await this.year(y, code)).days);
+      days.push(...(await this.year(y, code, em)).days);
     return new WorkingCalendar(days);
   }
 
   /** `n` working days after (or, negative, before) `date`, at the same local time of day. */
-  async addWorkingDays(date: Date, n: number, code = DEFAULT_CALENDAR_CODE): Promise<Date> {
+  async addWorkingDays(
+    date: Date,
+    n: number,
+    opts: { code?: string; em?: EntityManager } = {},
+  ): Promise<Date> {
     const y = new Date(date.getTime() + 8 * 3600_000).getUTCFullYear();
     const span = Math.ceil(Math.abs(n) / 240) + 1;
-    const cal = await this.calendar(n < 0 ? y - span : y, n < 0 ? y : y + span, code);
+    const cal = await this.calendar(n < 0 ? y - span : y, n < 0 ? y : y + span, opts.code, opts.em);
     return cal.addWorkingDays(date, n);
   }
 
@@ -68,7 +81,7 @@ export class CalendarService {
   async scheduleTimers<T extends { dueAt: string; workingDays?: { from: string; days: number } }>(
     starts: T[],
     now: Date,
-    code = DEFAULT_CALENDAR_CODE,
+    em: EntityManager = this.ds.manager,
   ): Promise<T[]> {
     const out: T[] = [];
     for (const t of starts) {
@@ -76,7 +89,7 @@ export class CalendarService {
         out.push(t);
         continue;
       }
-      const at = await this.addWorkingDays(new Date(t.workingDays.from), t.workingDays.days, code);
+      const at = await this.addWorkingDays(new Date(t.workingDays.from), t.workingDays.days, { em });
       if (t.workingDays.days < 0 && at.getTime() < now.getTime()) continue;
       out.push({ ...t, dueAt: new Date(Math.max(at.getTime(), now.getTime())).toISOString() });
     }
@@ -120,10 +133,10 @@ export class CalendarService {
     return this.year(year, code);
   }
 
-  private async fromDatabase(code: string, year: number): Promise<CalendarYear | null> {
-    const head = await this.ds.getRepository(CalendarYearEntity).findOneBy({ calendarCode: code, year });
+  private async fromDatabase(code: string, year: number, em: EntityManager): Promise<CalendarYear | null> {
+    const head = await em.getRepository(CalendarYearEntity).findOneBy({ calendarCode: code, year });
     if (!head) return null;
-    const rows = (await this.ds.query(
+    const rows = (await em.query(
       "SELECT DATE_FORMAT(day, '%Y-%m-%d') AS day, kind, name FROM calendar_days WHERE calendar_code = ? AND day BETWEEN ? AND ? ORDER BY day",
       [code, `${year}-01-01`, `${year}-12-31`],
     )) as { day: string; kind: CalendarDay['kind']; name: string | null }[];

@@ -104,11 +104,11 @@ function columnSnapshot(task: TaskEntity): Map<string, unknown> {
   return new Map(Object.entries(task).map(([k, v]) => [k, comparable(v)]));
 }
 
-/** The columns whose values differ from the snapshot (the database maintains `updated_at` itself). */
+/** The columns whose values differ from the snapshot. */
 function changedColumns(before: Map<string, unknown>, task: TaskEntity): Partial<TaskEntity> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(task)) {
-    if (k !== 'updatedAt' && k !== 'createdAt' && comparable(v) !== before.get(k)) out[k] = v;
+    if (k !== 'createdAt' && comparable(v) !== before.get(k)) out[k] = v;
   }
   return out as Partial<TaskEntity>;
 }
@@ -297,7 +297,7 @@ export class TaskShell {
       task.isOpen = !result.final;
       task.approval = (result.approval as unknown as JsonObject) ?? null;
       task.version = 1;
-      timerRows.push(...timerRowsFor(task, await this.calendar.scheduleTimers(result.timers.start, now)));
+      timerRows.push(...timerRowsFor(task, await this.calendar.scheduleTimers(result.timers.start, now, em)));
       events.push({
         taskId: task.id,
         action: 'create',
@@ -350,7 +350,9 @@ export class TaskShell {
     task.approval = (ok.approval as unknown as Record<string, unknown>) ?? null;
     if (ok.final && !task.closedAt) task.closedAt = ctx.now;
     task.version += 1;
-    // one UPDATE by primary key of what changed: `save` would read the row again before and after writing it
+    task.updatedAt = new Date();
+    // one UPDATE by primary key of what changed: `save` would read the row again before and after writing it; the
+    // returned task is then exactly the row as committed
     await em.getRepository(TaskEntity).update({ id: task.id }, changedColumns(before, task));
 
     await this.applyTimers(em, task, ok, messages, ctx.now);
@@ -390,7 +392,7 @@ export class TaskShell {
       const ids = (await repo.find({ select: { id: true }, where: { taskId: task.id, timerId: In(ok.timers.cancel), status: 'pending' } })).map((r) => r.id);
       if (ids.length) await repo.update({ id: In(ids), status: 'pending' }, { status: 'cancelled' });
     }
-    const rows = timerRowsFor(task, await this.calendar.scheduleTimers(ok.timers.start, now));
+    const rows = timerRowsFor(task, await this.calendar.scheduleTimers(ok.timers.start, now, em));
     if (rows.length) {
       await repo.insert(rows);
       // the relay turns these into delayed jobs; the rows stay the truth if Redis loses them

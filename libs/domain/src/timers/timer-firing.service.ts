@@ -384,7 +384,7 @@ export class TimerFiringService {
       return a.kind === 'escalate' && Number(a.level ?? 1) > level;
     });
     if (higher) return null;
-    const dueAt = await this.calendar.addWorkingDays(now, ESCALATION_STEP_WORKING_DAYS);
+    const dueAt = await this.calendar.addWorkingDays(now, ESCALATION_STEP_WORKING_DAYS, { em });
     const id = newId();
     await em.getRepository(TaskTimerEntity).insert({
       id,

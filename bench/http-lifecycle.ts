@@ -1,0 +1,644 @@
+/**
+ * Phase 3 — end to end over HTTP: the production API and worker as separate processes (`node
+ * dist/apps/api/src/main.js`, `node dist/apps/worker/src/main.js`) on a scratch database (`gridflow_bench_http`,
+ * migrated and seeded with the demo district, dropped at the end), their own Redis prefix (keys deleted at the end)
+ * and a free port. Every user logs in once up front (login is scrypt-hashed and rate limited; it is not measured).
+ *
+ * Throughput: the handoff lifecycle of config/workflows/handoff.json, many lifecycles at once, each as the e2e
+ * scenarios drive it: a unit leader creates a funded task of its own (`SANITATION_GRID_CLEANING`, 3,000 fen from the
+ * unit's budget), hands it to its three subordinate units in one request (1,000 fen each; the category is their own
+ * duty, so no grants), each receiver accepts, reports progress and submits, the leader approves each child (its
+ * unspent escrow settles back to the parent), then submits and approves the parent (the rest settles back to the
+ * budget). Eight teams take turns: the two streets hand to their communities (community leaders act), the six
+ * communities to their grids (grid workers act). That is 16 durable transitions per lifecycle — every successful
+ * state-changing request counts as one (the handoff request that creates three children counts once). Reported
+ * as transitions/s completed inside the measured window (after a warm-up), against the raw MariaDB transition
+ * ceiling of phase 1.
+ *
+ * Latency: an open-loop stream at a fixed arrival rate (500 requests/s): 70 % reads (GET /tasks?view=inbox as a
+ * receiver, GET /tasks/:id of an in-progress task) and 30 % writes (report-progress on in-progress tasks, task
+ * creation by a unit leader). Latency runs from the scheduled send time to the end of the response, so a slow
+ * server cannot hide behind a slowed-down sender. Any 4xx/5xx or timeout is a failure, counted and reported.
+ *
+ * What bounds the figures: while the throughput and latency runs are measured, the CPU time of the API, the worker,
+ * the MariaDB and Redis servers, this process (the load generator) and the whole machine is read from /proc and
+ * reported in cores, and per transition; before the latency run each request kind is sent one at a time to report
+ * the API CPU it costs with no queueing.
+ *
+ * Without the ceilings phase before it (`--only=http`, or run alone) it measures the raw MariaDB ceiling itself first,
+ * at 32 connections for a few seconds, so the ratio is always reported. BENCH_LOG_DIR=<dir> keeps the API's and the
+ * worker's output there; BENCH_NODE_ARGS adds node options to both (e.g. `--import` of a profiler).
+ * Run after the build: `node dist/bench/http-lifecycle.js [--quick]`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
+import {
+  bestTransitionCeiling,
+  cpuSeconds,
+  createScratchDatabase,
+  deleteRedisKeys,
+  dropDatabase,
+  machineBusySeconds,
+  MARIADB_CEILING_NAME,
+  mariadbPids,
+  mariadbTransitionCeiling,
+  redisPids,
+  serverUrl,
+} from './ceilings.js';
+import { printTable, type BenchFigure } from './report.js';
+
+/** The environment as the bench started (later phases may change process.env for their in-process apps). */
+const BASE_ENV: NodeJS.ProcessEnv = { ...process.env };
+
+const DATABASE = 'gridflow_bench_http';
+const TRANSITIONS_PER_LIFECYCLE = 16;
+const TARGET_TRANSITIONS = 1_000;
+const TARGET_RATIO = 0.4;
+const RATE = 500;
+const READ_P99_MS = 50;
+const WRITE_P99_MS = 100;
+/** A request of the lifecycle run that takes longer fails; the open-loop run gives up sooner (its p99 target is 100 ms). */
+const REQUEST_TIMEOUT_MS = 30_000;
+const OPEN_LOOP_TIMEOUT_MS = 10_000;
+const CATEGORY = 'SANITATION_GRID_CLEANING';
+const PASSWORD = BASE_ENV.DEMO_PASSWORD ?? 'Gridflow@2026';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const quantile = (sorted: number[], q: number): number =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : NaN;
+
+// ---------------------------------------------------------------------------------------------------------------
+// a small keep-alive HTTP client (cheap on CPU: the load generator shares the machine with what it measures)
+
+interface Reply {
+  status: number;
+  text: string;
+}
+
+class Http {
+  // idle sockets are closed after 4 s, before the server's 5 s keep-alive timeout, so a request never goes out on a
+  // socket the server is closing at that moment (which would fail with ECONNRESET through no fault of the API)
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1024, timeout: 4_000 });
+  constructor(
+    private readonly port: number,
+    readonly timeoutMs = REQUEST_TIMEOUT_MS,
+  ) {}
+
+  send(method: string, path: string, token?: string, body?: unknown): Promise<Reply> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string | number> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(payload);
+    }
+    return new Promise((resolvePromise, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: this.port, method, path, headers, agent: this.agent, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`timeout after ${this.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Failed requests by what they answered (status and error code), for the report and the log. */
+class Failures {
+  readonly byKind = new Map<string, number>();
+  count = 0;
+  add(kind: string): void {
+    this.count++;
+    this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
+  }
+  summary(): string {
+    return [...this.byKind].map(([k, n]) => `${k} ×${n}`).join(', ');
+  }
+}
+
+const failureKind = (r: Reply): string => {
+  try {
+    return `${r.status} ${(JSON.parse(r.text) as { code?: string }).code ?? ''}`.trim();
+  } catch {
+    return String(r.status);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// the API and worker processes
+
+interface Service {
+  name: string;
+  child: ChildProcess;
+  log: string[];
+}
+
+const distPath = (rel: string) => fileURLToPath(new URL(`../${rel}`, import.meta.url));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolvePromise(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function startService(name: string, script: string, env: NodeJS.ProcessEnv): Service {
+  const extra = (BASE_ENV.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...extra, distPath(script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log: string[] = [];
+  // BENCH_LOG_DIR=<dir> keeps the whole output of each process there
+  const file = BASE_ENV.BENCH_LOG_DIR ? createWriteStream(`${BASE_ENV.BENCH_LOG_DIR}/${name}-${process.pid}.log`) : null;
+  const keep = (b: Buffer) => {
+    file?.write(b);
+    log.push(b.toString('utf8'));
+    if (log.length > 200) log.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { name, child, log };
+}
+
+const tail = (s: Service) => s.log.join('').split('\n').slice(-15).join('\n');
+
+async function waitUntil(what: string, services: Service[], check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    for (const s of services) if (s.child.exitCode !== null) throw new Error(`the ${s.name} exited (${s.child.exitCode}) before ${what}:\n${tail(s)}`);
+    if (await check()) return;
+    await sleep(200);
+  }
+  throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
+}
+
+async function stopService(s: Service): Promise<void> {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => s.child.once('exit', () => r()));
+  s.child.kill('SIGTERM');
+  const killed = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
+  if (!killed) {
+    s.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+type CpuSample = Record<string, number>;
+const MACHINE = 'the whole machine (every process, anyone’s)';
+
+function sampleCpu(groups: Record<string, number[]>): CpuSample {
+  const out: CpuSample = {};
+  for (const [name, pids] of Object.entries(groups)) out[name] = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+  out[MACHINE] = machineBusySeconds();
+  return out;
+}
+
+/**
+ * What the scratch database's connections are doing, for the log when requests time out: an API whose pool
+ * connections all sit idle inside open transactions is waiting for something outside the database (typically a
+ * second pool connection requested inside a transaction); connections waiting for locks point at lock contention.
+ */
+async function connectionStates(database: string): Promise<string> {
+  const conn = await createConnection({ uri: serverUrl() });
+  try {
+    const [[row]] = await conn.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n, COALESCE(SUM(p.command = 'Sleep' AND t.trx_id IS NOT NULL), 0) AS idle,
+              COALESCE(SUM(t.trx_state = 'LOCK WAIT'), 0) AS waiting
+         FROM information_schema.PROCESSLIST p LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.id
+        WHERE p.db = ?`,
+      [database],
+    );
+    return `${row.n} connections to ${database}: ${row.idle} idle inside an open transaction, ${row.waiting} waiting for a lock`;
+  } finally {
+    await conn.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// users and teams
+
+interface Session {
+  username: string;
+  token: string;
+  orgUnitId: string;
+}
+
+interface Team {
+  owner: Session;
+  /** The three receiving units and who acts for each. */
+  children: { orgUnitId: string; actor: Session }[];
+}
+
+async function login(http: Http, username: string): Promise<Session> {
+  const r = await http.send('POST', '/api/v1/auth/login', undefined, { username, password: PASSWORD });
+  if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${r.text.slice(0, 200)}`);
+  const body = JSON.parse(r.text) as { accessToken: string; user: { orgUnitId: string } };
+  return { username, token: body.accessToken, orgUnitId: body.user.orgUnitId };
+}
+
+/** The two streets with their communities (community leaders act) and the six communities with their grids (grid workers act). */
+async function buildTeams(http: Http): Promise<Team[]> {
+  const specs: { owner: string; children: string[] }[] = [];
+  for (const street of ['xh-jd1', 'xh-jd2']) {
+    const communities = ['sq1', 'sq2', 'sq3'].map((c) => `${street}-${c}`);
+    specs.push({ owner: `${street}-leader`, children: communities.map((c) => `${c}-leader`) });
+    for (const c of communities) specs.push({ owner: `${c}-leader`, children: ['wg1', 'wg2', 'wg3'].map((g) => `${c}-${g}-worker`) });
+  }
+  const sessions = new Map<string, Session>();
+  for (const name of new Set(specs.flatMap((s) => [s.owner, ...s.children]))) sessions.set(name, await login(http, name));
+  return specs.map((s) => ({
+    owner: sessions.get(s.owner)!,
+    children: s.children.map((c) => ({ orgUnitId: sessions.get(c)!.orgUnitId, actor: sessions.get(c)! })),
+  }));
+}
+
+const inDays = (d: number) => new Date(Date.now() + d * 86400_000).toISOString();
+
+// ---------------------------------------------------------------------------------------------------------------
+// throughput: whole lifecycles, many at once
+
+class Stopped extends Error {}
+
+interface Tally {
+  /** Completion times (ms, performance.now()) and latencies of successful state-changing requests. */
+  done: { at: number; ms: number }[];
+  failures: Failures;
+  lifecycles: number[];
+  stopAt: number;
+}
+
+/** A state-changing request; returns the parsed body, throws on failure (counted) or when the run is over. */
+async function transition<T>(http: Http, tally: Tally, method: string, path: string, who: Session, body: unknown): Promise<T> {
+  if (performance.now() >= tally.stopAt) throw new Stopped();
+  const t0 = performance.now();
+  let r: Reply;
+  try {
+    r = await http.send(method, path, who.token, body);
+  } catch (e) {
+    tally.failures.add((e as Error).message);
+    throw new Error(`${method} ${path.replace(/[0-9a-f-]{36}/g, ':id')}: ${(e as Error).message}`, { cause: e });
+  }
+  const t1 = performance.now();
+  if (r.status < 200 || r.status >= 300) {
+    tally.failures.add(failureKind(r));
+    throw new Error(`${method} ${path}: ${r.status} ${r.text.slice(0, 200)}`);
+  }
+  tally.done.push({ at: t1, ms: t1 - t0 });
+  return (r.text ? JSON.parse(r.text) : {}) as T;
+}
+
+/** One full handoff lifecycle of a team: 16 transitions. */
+async function lifecycle(http: Http, tally: Tally, team: Team, n: number): Promise<void> {
+  const act = (id: string, action: string, who: Session, body: unknown) =>
+    transition(http, tally, 'POST', `/api/v1/tasks/${id}/actions/${action}`, who, body);
+  const root = await transition<{ id: string }>(http, tally, 'POST', '/api/v1/tasks', team.owner, {
+    title: `网格环境卫生清洁 第${n}轮`,
+    categoryCode: CATEGORY,
+    dueAt: inDays(30),
+    fundingFen: 3000,
+  });
+  const handed = await transition<{ items: { id: string }[] }>(http, tally, 'POST', `/api/v1/tasks/${root.id}/handoffs`, team.owner, {
+    handoffs: team.children.map((c) => ({ assigneeOrgUnitId: c.orgUnitId, fundingFen: 1000, grants: [] })),
+  });
+  await Promise.all(
+    handed.items.map(async (child, i) => {
+      const actor = team.children[i].actor;
+      await act(child.id, 'accept', actor, {});
+      await act(child.id, 'report-progress', actor, { percent: 60, note: '已完成主要路段清扫' });
+      await act(child.id, 'submit', actor, { summary: '清洁完成，已拍照留档' });
+      await act(child.id, 'approve', team.owner, {});
+    }),
+  );
+  await act(root.id, 'submit', team.owner, { summary: '辖区清洁全部完成' });
+  await act(root.id, 'approve', team.owner, {});
+  tally.lifecycles.push(performance.now());
+}
+
+async function runLifecycles(http: Http, teams: Team[], opts: { inFlight: number; warmupMs: number; measureMs: number; cpuGroups: Record<string, number[]> }) {
+  const start = performance.now();
+  const windowStart = start + opts.warmupMs;
+  const windowEnd = windowStart + opts.measureMs;
+  const tally: Tally = { done: [], failures: new Failures(), lifecycles: [], stopAt: windowEnd };
+  let cpuBefore: CpuSample = {};
+  let cpuAfter: CpuSample = {};
+  const cpuTimer = setTimeout(() => (cpuBefore = sampleCpu(opts.cpuGroups)), opts.warmupMs);
+  const cpuEndTimer = setTimeout(() => (cpuAfter = sampleCpu(opts.cpuGroups)), opts.warmupMs + opts.measureMs);
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: opts.inFlight }, async (_, slot) => {
+      while (performance.now() < windowEnd) {
+        try {
+          await lifecycle(http, tally, teams[slot % teams.length], n++);
+        } catch (e) {
+          if (!(e instanceof Stopped) && tally.failures.count <= 3) console.error(`[bench] http lifecycle: ${(e as Error).message}`);
+        }
+      }
+    }),
+  );
+  clearTimeout(cpuTimer);
+  clearTimeout(cpuEndTimer);
+  const inWindow = tally.done.filter((d) => d.at >= windowStart && d.at < windowEnd);
+  const seconds = opts.measureMs / 1000;
+  const lat = inWindow.map((d) => d.ms).sort((a, b) => a - b);
+  const cpu: Record<string, number> = {};
+  for (const k of Object.keys(cpuBefore)) cpu[k] = (cpuAfter[k] - cpuBefore[k]) / seconds;
+  return {
+    transitionsPerSec: inWindow.length / seconds,
+    lifecyclesPerSec: tally.lifecycles.filter((t) => t >= windowStart && t < windowEnd).length / seconds,
+    p50: quantile(lat, 0.5),
+    p99: quantile(lat, 0.99),
+    failures: tally.failures,
+    cpu,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// latency at a fixed arrival rate (open loop)
+
+interface PoolTask {
+  id: string;
+  actor: Session;
+}
+
+/** In-progress child tasks to read and report progress on: `perTeam` handed-off tasks per team, each child accepted. */
+async function latencyPool(http: Http, teams: Team[], perTeam: number): Promise<PoolTask[]> {
+  const tally: Tally = { done: [], failures: new Failures(), lifecycles: [], stopAt: Infinity };
+  const pool: PoolTask[] = [];
+  await Promise.all(
+    teams.map(async (team) => {
+      for (let r = 0; r < perTeam; r++) {
+        const root = await transition<{ id: string }>(http, tally, 'POST', '/api/v1/tasks', team.owner, { title: '延迟测试任务', categoryCode: CATEGORY, dueAt: inDays(30), fundingFen: 3000 });
+        const handed = await transition<{ items: { id: string }[] }>(http, tally, 'POST', `/api/v1/tasks/${root.id}/handoffs`, team.owner, {
+          handoffs: team.children.map((c) => ({ assigneeOrgUnitId: c.orgUnitId, fundingFen: 1000, grants: [] })),
+        });
+        for (const [i, child] of handed.items.entries()) {
+          await transition(http, tally, 'POST', `/api/v1/tasks/${child.id}/actions/accept`, team.children[i].actor, {});
+          pool.push({ id: child.id, actor: team.children[i].actor });
+        }
+      }
+    }),
+  );
+  return pool;
+}
+
+type Kind = 'inbox' | 'detail' | 'progress' | 'create';
+/** 70 % reads, 30 % writes, interleaved. */
+const MIX: Kind[] = ['inbox', 'detail', 'progress', 'inbox', 'detail', 'create', 'inbox', 'detail', 'progress', 'detail'];
+const KINDS: Kind[] = ['detail', 'inbox', 'progress', 'create'];
+const KIND_LABEL: Record<Kind, string> = {
+  detail: 'GET /tasks/:id',
+  inbox: 'GET /tasks?view=inbox',
+  progress: 'POST report-progress',
+  create: 'POST /tasks (create)',
+};
+const isRead = (k: Kind) => k === 'inbox' || k === 'detail';
+
+/** The requests of the latency run: reads as the receivers, progress on in-progress tasks, creation by a leader. */
+class Workload {
+  private progressTurn = 0;
+  private createTurn = 0;
+  private readTurn = 0;
+  constructor(
+    private readonly http: Http,
+    private readonly teams: Team[],
+    private readonly pool: PoolTask[],
+  ) {}
+
+  send(kind: Kind): Promise<Reply> {
+    const { http, pool } = this;
+    if (kind === 'inbox') {
+      const t = pool[this.readTurn++ % pool.length];
+      return http.send('GET', '/api/v1/tasks?view=inbox&limit=20', t.actor.token);
+    }
+    if (kind === 'detail') {
+      const t = pool[(this.readTurn++ * 7) % pool.length];
+      return http.send('GET', `/api/v1/tasks/${t.id}`, t.actor.token);
+    }
+    if (kind === 'progress') {
+      const k = this.progressTurn++;
+      const t = pool[k % pool.length];
+      return http.send('POST', `/api/v1/tasks/${t.id}/actions/report-progress`, t.actor.token, { percent: 1 + (k % 99) });
+    }
+    const team = this.teams[this.createTurn++ % this.teams.length];
+    return http.send('POST', '/api/v1/tasks', team.owner.token, { title: '日常巡查任务', categoryCode: CATEGORY, dueAt: inDays(30), fundingFen: 100 });
+  }
+}
+
+/** API CPU milliseconds per request of each kind, one request at a time (what a request costs, without queueing). */
+async function cpuPerRequest(work: Workload, apiPid: number, n: number): Promise<Record<Kind, number>> {
+  const out = {} as Record<Kind, number>;
+  for (const kind of KINDS) {
+    for (let i = 0; i < 5; i++) await work.send(kind);
+    const before = cpuSeconds(apiPid);
+    for (let i = 0; i < n; i++) {
+      const r = await work.send(kind);
+      if (r.status >= 300) throw new Error(`${KIND_LABEL[kind]}: ${r.status} ${r.text.slice(0, 200)}`);
+    }
+    out[kind] = ((cpuSeconds(apiPid) - before) * 1000) / n;
+  }
+  return out;
+}
+
+async function openLoop(work: Workload, opts: { rate: number; seconds: number; timeoutMs: number }) {
+  const reads: number[] = [];
+  const writes: number[] = [];
+  const failures = new Failures();
+  const total = Math.round(opts.rate * opts.seconds);
+  const interval = 1000 / opts.rate;
+  const inFlight = new Set<Promise<void>>();
+
+  const fire = (i: number, scheduled: number) => {
+    const kind = MIX[i % MIX.length];
+    const call = work.send(kind);
+    const p = call.then(
+      (r) => {
+        if (r.status >= 200 && r.status < 300) (isRead(kind) ? reads : writes).push(performance.now() - scheduled);
+        else failures.add(`${kind} ${failureKind(r)}`);
+      },
+      (e: Error) => failures.add(`${kind} ${e.message}`),
+    );
+    const tracked = p.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
+
+  const start = performance.now() + 10;
+  let sent = 0;
+  let lastSent = start;
+  while (sent < total) {
+    const now = performance.now();
+    while (sent < total && start + sent * interval <= now) {
+      fire(sent, start + sent * interval);
+      sent++;
+      lastSent = now;
+    }
+    await sleep(1);
+  }
+  const drainUntil = Date.now() + opts.timeoutMs + 1000;
+  while (inFlight.size && Date.now() < drainUntil) await Promise.race([...inFlight, sleep(100)]);
+  reads.sort((a, b) => a - b);
+  writes.sort((a, b) => a - b);
+  return {
+    reads: { p50: quantile(reads, 0.5), p99: quantile(reads, 0.99), n: reads.length },
+    writes: { p50: quantile(writes, 0.5), p99: quantile(writes, 0.99), n: writes.length },
+    failures,
+    /** The rate the requests actually went out at (the generator shares the CPU too). */
+    sentRate: sent / ((lastSent - start) / 1000 + interval / 1000),
+    /** From the first request to the last response. */
+    seconds: (performance.now() - start) / 1000,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export async function runHttp(opts: { quick: boolean }, previous: readonly BenchFigure[] = []): Promise<BenchFigure[]> {
+  const figures: BenchFigure[] = [];
+  let ceiling = bestTransitionCeiling(previous);
+  if (ceiling === undefined) {
+    // the ceilings phase did not run: measure the raw MariaDB ceiling at 32 connections, briefly
+    const [r] = await mariadbTransitionCeiling({ connections: [32], seconds: opts.quick ? 3 : 5 });
+    ceiling = r.txPerSec;
+    figures.push({ name: `${MARIADB_CEILING_NAME} (accept shape), 32 connections — measured by the http phase`, value: Math.round(ceiling), unit: 'tx/s' });
+  }
+
+  const redisUrl = BASE_ENV.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `gfbench-http-${process.pid}`;
+  const port = await freePort();
+  const services: Service[] = [];
+  const http = new Http(port);
+  const openLoopHttp = new Http(port, OPEN_LOOP_TIMEOUT_MS);
+  let cleaned: Promise<void> | null = null;
+  // every step runs even when an earlier one fails: the children stop, the keys and the database go
+  const cleanup = () =>
+    (cleaned ??= (async () => {
+      http.close();
+      openLoopHttp.close();
+      const steps = [() => Promise.all(services.map(stopService)), () => deleteRedisKeys(redisUrl, prefix), () => dropDatabase(DATABASE)];
+      for (const step of steps) await step().catch((e: Error) => console.error(`[bench] http cleanup: ${e.message}`));
+    })());
+  // interrupted: stop the children and drop what this phase created before leaving
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`[bench] ${signal}: stopping the API and worker, dropping ${DATABASE}`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const url = await createScratchDatabase(DATABASE);
+    const env: NodeJS.ProcessEnv = {
+      ...BASE_ENV,
+      NODE_ENV: 'production',
+      LOG_LEVEL: BASE_ENV.LOG_LEVEL ?? 'error',
+      PORT: String(port),
+      DATABASE_URL: url,
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: prefix,
+      JWT_SECRET: BASE_ENV.JWT_SECRET ?? randomBytes(48).toString('base64url'),
+      WEBHOOK_SECRET_KEY: BASE_ENV.WEBHOOK_SECRET_KEY ?? randomBytes(32).toString('base64url'),
+      JWT_ACCESS_TTL_SECONDS: '3600',
+      DEMO_PASSWORD: PASSWORD,
+    };
+    services.push(startService('worker', 'apps/worker/src/main.js', env), startService('API', 'apps/api/src/main.js', env));
+    const [worker, api] = services;
+    await waitUntil('the API answered /health', services, async () => {
+      try {
+        return (await http.send('GET', '/health')).status === 200;
+      } catch {
+        return false;
+      }
+    });
+    await waitUntil('the worker started', services, () => worker.log.join('').includes('Gridflow worker'));
+    const teams = await buildTeams(http);
+
+    const cpuGroups = {
+      API: [api.child.pid!],
+      worker: [worker.child.pid!],
+      'MariaDB server (all its work)': await mariadbPids(),
+      'Redis server': await redisPids(redisUrl),
+      'load generator (bench process)': [process.pid],
+    };
+    // enough lifecycles to keep every API database connection busy (each has one to three requests in flight)
+    const inFlight = opts.quick ? 16 : 24;
+    const t = await runLifecycles(http, teams, { inFlight, warmupMs: opts.quick ? 3_000 : 5_000, measureMs: opts.quick ? 15_000 : 60_000, cpuGroups });
+    if (t.failures.count) console.error(`[bench] http lifecycle failures: ${t.failures.summary()}; ${await connectionStates(DATABASE)}`);
+    const ratio = t.transitionsPerSec / ceiling;
+    figures.push(
+      {
+        name: `HTTP handoff lifecycles: durable transitions/s (${inFlight} lifecycles in flight, ${TRANSITIONS_PER_LIFECYCLE} transitions each)`,
+        value: Math.round(t.transitionsPerSec),
+        unit: 'transitions/s',
+        ceiling: Math.round(ceiling),
+        ratio: Number(ratio.toFixed(3)),
+        target: TARGET_TRANSITIONS,
+        met: t.transitionsPerSec >= TARGET_TRANSITIONS,
+      },
+      { name: 'HTTP transitions/s ÷ raw MariaDB transition ceiling', value: Number(ratio.toFixed(3)), unit: 'ratio', target: TARGET_RATIO, met: ratio >= TARGET_RATIO },
+      { name: 'HTTP handoff lifecycles completed', value: Number(t.lifecyclesPerSec.toFixed(1)), unit: 'lifecycles/s' },
+      { name: 'HTTP transition latency p50 (saturated)', value: Math.round(t.p50), unit: 'ms' },
+      { name: 'HTTP transition latency p99 (saturated)', value: Math.round(t.p99), unit: 'ms' },
+      { name: 'HTTP lifecycle run: failed requests', value: t.failures.count, unit: 'requests', target: 0, met: t.failures.count === 0 },
+      { name: 'CPU per transition: API', value: Number(((t.cpu.API / t.transitionsPerSec) * 1000).toFixed(2)), unit: 'ms' },
+      {
+        name: 'CPU per transition: API, worker, MariaDB, Redis and load generator together',
+        value: Number(((Object.entries(t.cpu).reduce((sum, [who, cores]) => (who === MACHINE ? sum : sum + cores), 0) / t.transitionsPerSec) * 1000).toFixed(2)),
+        unit: 'ms',
+      },
+      ...Object.entries(t.cpu).map(([who, cores]) => ({ name: `CPU during the lifecycle run: ${who}`, value: Number(cores.toFixed(2)), unit: 'cores' })),
+    );
+
+    const pool = await latencyPool(http, teams, opts.quick ? 4 : 8).catch(async (e: Error) => {
+      throw new Error(`preparing the latency run (${await connectionStates(DATABASE)}): ${e.message}`, { cause: e });
+    });
+    const perRequest = await cpuPerRequest(new Workload(http, teams, pool), api.child.pid!, opts.quick ? 40 : 100);
+    figures.push(
+      ...KINDS.map((k) => ({ name: `CPU per request, one at a time: API, ${KIND_LABEL[k]}`, value: Number(perRequest[k].toFixed(2)), unit: 'ms' })),
+    );
+    const cpuBefore = sampleCpu(cpuGroups);
+    const openSeconds = opts.quick ? 10 : 30;
+    const l = await openLoop(new Workload(openLoopHttp, teams, pool), { rate: RATE, seconds: openSeconds, timeoutMs: OPEN_LOOP_TIMEOUT_MS });
+    const cpuAfter = sampleCpu(cpuGroups);
+    if (l.failures.count) console.error(`[bench] http open-loop failures: ${l.failures.summary()}; ${await connectionStates(DATABASE)}`);
+    const label = `${RATE} req/s open loop, 70 % reads`;
+    figures.push(
+      { name: `HTTP read latency p50 (GET inbox, GET task; ${label})`, value: Number(l.reads.p50.toFixed(1)), unit: 'ms' },
+      { name: 'HTTP read latency p99', value: Number(l.reads.p99.toFixed(1)), unit: 'ms', target: READ_P99_MS, met: l.reads.p99 <= READ_P99_MS },
+      { name: 'HTTP write latency p50 (report-progress, create task)', value: Number(l.writes.p50.toFixed(1)), unit: 'ms' },
+      { name: 'HTTP write latency p99', value: Number(l.writes.p99.toFixed(1)), unit: 'ms', target: WRITE_P99_MS, met: l.writes.p99 <= WRITE_P99_MS },
+      { name: 'HTTP open-loop run: rate the requests went out at', value: Math.round(l.sentRate), unit: 'req/s' },
+      { name: 'HTTP open-loop run: failed requests', value: l.failures.count, unit: 'requests', target: 0, met: l.failures.count === 0 },
+      ...['API', MACHINE].map((who) => ({
+        name: `CPU during the open-loop run: ${who}`,
+        value: Number(((cpuAfter[who] - cpuBefore[who]) / (l.seconds)).toFixed(2)),
+        unit: 'cores',
+      })),
+    );
+    return figures;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await cleanup();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runHttp({ quick: process.argv.includes('--quick') })
+    .then((figures) => printTable(figures))
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    })
+    .finally(() => setTimeout(() => process.exit(), 500).unref());
+}
