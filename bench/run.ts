@@ -10,6 +10,7 @@ import { runCeilings } from './ceilings.js';
 import { runEngineVsBpmn } from './engine-vs-bpmn.js';
 import { runFanout } from './fanout.js';
 import { runHttp } from './http-lifecycle.js';
+import { runInbox } from './inbox.js';
 import { printTable, tableRows, type BenchFigure, type PhaseFigure } from './report.js';
 import { runTimerBench } from './timers.js';
 
@@ -23,6 +24,7 @@ const phases: Array<[string, Phase]> = [
   ['ceilings', runCeilings],
   ['engine', runEngineVsBpmn],
   ['http', runHttp],
+  ['inbox', runInbox],
   ['fanout', runFanout],
   ['timers', runTimerBench],
 ];

@@ -208,7 +208,8 @@ export async function runTimerBench(opts: { quick: boolean }): Promise<BenchFigu
   const url = `${serverUrl.replace(/\/$/, '')}/${database}_bench_timers`;
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `gfbench-timers-${process.pid}`;
-  // the worker reads its settings from the environment, like in production
+  // the worker reads its settings from the environment, like in production (restored at the end)
+  const saved = { DATABASE_URL: process.env.DATABASE_URL, REDIS_PREFIX: process.env.REDIS_PREFIX };
   process.env.DATABASE_URL = url;
   process.env.REDIS_PREFIX = prefix;
   process.env.DATABASE_POOL_SIZE ??= '40';
@@ -262,6 +263,10 @@ export async function runTimerBench(opts: { quick: boolean }): Promise<BenchFigu
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     redis.disconnect();
     await dropDb();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource } from 'typeorm';
+import { DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
 import type { Principal } from '@gridflow/common';
 import { AccountEntity, GrantEntity, TaskEntity, TaskEventEntity } from '@gridflow/persistence';
 import { GrantsService } from '../grants/grants.service.js';
@@ -9,6 +9,10 @@ import { verifyChain } from './event-chain.js';
 import { TaskShell } from './task-shell.service.js';
 
 export type TaskListView = 'inbox' | 'issued' | 'all';
+
+/** Below this many tasks under a caller's unit, `all` sorts them by index; from it on, it walks tasks in due order. */
+const SORTED_SUBTREE_LIMIT = 10_000;
+const SUBTREE_SIZE_TTL_MS = 10 * 60_000;
 
 export interface TaskListFilter {
   view: TaskListView;
@@ -27,6 +31,9 @@ export interface TaskWithBalance {
 /** Scoped reads of tasks: lists with keyset pages, details, history. */
 @Injectable()
 export class TaskReader {
+  private readonly subtreeSizes = new Map<string, { large: boolean; until: number }>();
+  private indexNames?: Promise<Set<string>>;
+
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly shell: TaskShell,
@@ -34,40 +41,171 @@ export class TaskReader {
   ) {}
 
   /**
-   * Keyset pages ordered by due time then id. The inbox (open tasks assigned to the caller's unit) is served by the
-   * index (assignee_org_unit_id, is_open, due_at, id) with no OFFSET.
+   * One page of a list, ordered by due time then id, with the cursor of the next page. The page is the first
+   * `limit` tasks after the cursor over the queries of `listQueries` (a task found by two of them counts once).
    */
-  async list(principal: Principal, f: TaskListFilter, now = new Date()): Promise<{ items: TaskWithBalance[]; next: { dueAt: string; id: string } | null }> {
-    const qb = this.ds
-      .getRepository(TaskEntity)
-      .createQueryBuilder('t')
-      .leftJoin(AccountEntity, 'a', "a.id = CONCAT('task-', t.id)")
-      .addSelect('a.balance_fen', 'escrow_balance_fen');
-    if (f.view === 'inbox') {
-      qb.where('t.assignee_org_unit_id = :unit AND t.is_open = 1', { unit: principal.orgUnitId });
-    } else if (f.view === 'issued') {
-      qb.where('t.owner_org_unit_id = :unit', { unit: principal.orgUnitId });
-    } else {
-      qb.where(
-        new Brackets((w) =>
-          w.where('t.assignee_path LIKE :prefix', { prefix: `${principal.orgUnitPath}%` }).orWhere('t.owner_path LIKE :prefix'),
-        ),
-      );
+  async list(
+    principal: Principal,
+    f: TaskListFilter,
+    now = new Date(),
+  ): Promise<{ items: TaskWithBalance[]; next: { dueAt: string; id: string } | null }> {
+    const seen = new Set<string>();
+    const items: TaskWithBalance[] = [];
+    for (const qb of await this.listQueries(principal, f, now)) {
+      const { entities, raw } = await qb.getRawAndEntities<{ escrow_balance_fen: string | number | null }>();
+      entities.forEach((task, i) => {
+        if (seen.has(task.id)) return;
+        seen.add(task.id);
+        items.push({ task, escrowBalanceFen: Number(raw[i]?.escrow_balance_fen ?? 0) });
+      });
     }
-    if (f.state) qb.andWhere('t.state = :state', { state: f.state });
-    if (f.categoryCode) qb.andWhere('t.category_code = :cat', { cat: f.categoryCode });
-    if (f.overdue === true) qb.andWhere('t.is_open = 1 AND t.due_at < :now', { now });
-    if (f.overdue === false) qb.andWhere('(t.is_open = 0 OR t.due_at >= :now)', { now });
-    if (f.after) {
-      qb.andWhere('(t.due_at > :ad OR (t.due_at = :ad AND t.id > :aid))', { ad: new Date(f.after.dueAt), aid: f.after.id });
-    }
-    qb.orderBy('t.due_at', 'ASC').addOrderBy('t.id', 'ASC').limit(f.limit + 1);
-    const { entities, raw } = await qb.getRawAndEntities<{ escrow_balance_fen: string | number | null }>();
-    const items = entities.map((task, i) => ({ task, escrowBalanceFen: Number(raw[i]?.escrow_balance_fen ?? 0) }));
+    items.sort(
+      (a, b) =>
+        a.task.dueAt.getTime() - b.task.dueAt.getTime() || (a.task.id < b.task.id ? -1 : a.task.id > b.task.id ? 1 : 0),
+    );
     const more = items.length > f.limit;
     const page = more ? items.slice(0, f.limit) : items;
     const last = page[page.length - 1]?.task;
     return { items: page, next: more && last ? { dueAt: last.dueAt.toISOString(), id: last.id } : null };
+  }
+
+  /**
+   * The queries behind one page of a list, as `list` runs them (benchmarks EXPLAIN them). Each reads at most
+   * `limit + 1` tasks after the cursor, in (due_at, id) order, never with OFFSET, through the index it names:
+   * - inbox: the open tasks assigned to the caller's unit — (assignee_org_unit_id, is_open, due_at, id);
+   * - issued: the tasks the caller's unit handed out or holds as its own — (owner_org_unit_id, due_at, id), or
+   *   (owner_org_unit_id, is_open, due_at, id) for overdue work;
+   * - all: the tasks assigned anywhere in the caller's subtree, and those its unit handed across to a sibling (a
+   *   department to a street). Every other handoff goes down the tree (see `channelAllowed`), so no other task owned
+   *   in the subtree is assigned outside it. A subtree with few tasks is sorted on the index entries of its path
+   *   (assignee_path, due_at) before any row is read; a large one is read by walking all tasks in due order, which
+   *   fills a page after a few rows per match. Filtered, the subtree's matching rows are read by path and sorted.
+   * The index hints are advice: one naming an index this database lacks is left out, never sent.
+   */
+  async listQueries(
+    principal: Principal,
+    f: TaskListFilter,
+    now = new Date(),
+  ): Promise<SelectQueryBuilder<TaskEntity>[]> {
+    const present = await this.taskIndexes();
+    const use = (...names: string[]) => names.filter((n) => present.has(n));
+    const unit = { unit: principal.orgUnitId };
+    const inbox = 't.assignee_org_unit_id = :unit AND t.is_open = 1';
+    if (f.view === 'inbox') return [this.pageQuery(f, now, use('ix_tasks_inbox'), inbox, unit)];
+    const byOwner = use('ix_tasks_issued_due', 'ix_tasks_issued');
+    const issued = this.pageQuery(f, now, byOwner, 't.owner_org_unit_id = :unit', unit);
+    if (f.view === 'issued') return [issued];
+    const prefix = { prefix: `${principal.orgUnitPath}%` };
+    const byPath = use('ix_tasks_assignee_path_due');
+    if (f.state || f.categoryCode || f.overdue === true) {
+      return [this.pageQuery(f, now, byPath, 't.assignee_path LIKE :prefix', prefix), issued];
+    }
+    const assigned = (await this.isLargeSubtree(prefix.prefix, byPath))
+      ? this.pageQuery(f, now, use('ix_tasks_due'), 't.assignee_path LIKE :prefix', prefix)
+      : this.sortedByIndexQuery(f, now, byPath, 's.assignee_path LIKE :prefix', prefix);
+    return [assigned, issued];
+  }
+
+  /** A page of tasks (with their escrow balance) matching `where` on alias `t`, read through `indexes`. */
+  private pageQuery(
+    f: TaskListFilter,
+    now: Date,
+    indexes: string[],
+    where: string,
+    params: Record<string, string>,
+  ): SelectQueryBuilder<TaskEntity> {
+    const qb = this.withBalance(this.ds.getRepository(TaskEntity).createQueryBuilder('t').useIndex(indexes));
+    return this.paged(qb.where(where, params), 't', f, now);
+  }
+
+  /**
+   * A page whose ids come from a covering index alone (`where` on alias `s`), sorted there, then joined to their
+   * rows: only the page's rows are read.
+   */
+  private sortedByIndexQuery(
+    f: TaskListFilter,
+    now: Date,
+    indexes: string[],
+    where: string,
+    params: Record<string, string>,
+  ): SelectQueryBuilder<TaskEntity> {
+    const ids = (sq: SelectQueryBuilder<TaskEntity>) =>
+      this.paged(sq.select('s.id', 'id').from(TaskEntity, 's').useIndex(indexes).where(where, params), 's', f, now);
+    return this.withBalance(this.ds.getRepository(TaskEntity).createQueryBuilder('t'))
+      .innerJoin(ids, 'k', 'k.id = t.id')
+      .orderBy('t.due_at', 'ASC')
+      .addOrderBy('t.id', 'ASC');
+  }
+
+  private withBalance(qb: SelectQueryBuilder<TaskEntity>): SelectQueryBuilder<TaskEntity> {
+    return qb
+      .leftJoin(AccountEntity, 'a', "a.id = CONCAT('task-', t.id)")
+      .addSelect('a.balance_fen', 'escrow_balance_fen');
+  }
+
+  /** The list's filters, the cursor, the (due_at, id) order and the page size, on alias `x`. */
+  private paged<T extends ObjectLiteral>(
+    qb: SelectQueryBuilder<T>,
+    x: string,
+    f: TaskListFilter,
+    now: Date,
+  ): SelectQueryBuilder<T> {
+    if (f.state) qb.andWhere(`${x}.state = :state`, { state: f.state });
+    if (f.categoryCode) qb.andWhere(`${x}.category_code = :cat`, { cat: f.categoryCode });
+    if (f.overdue === true) qb.andWhere(`${x}.is_open = 1 AND ${x}.due_at < :now`, { now });
+    if (f.overdue === false) qb.andWhere(`(${x}.is_open = 0 OR ${x}.due_at >= :now)`, { now });
+    if (f.after) {
+      // the first conjunct lets the index range start at the cursor; the second skips the cursor's own row
+      qb.andWhere(`${x}.due_at >= :ad AND (${x}.due_at > :ad OR ${x}.id > :aid)`, {
+        ad: new Date(f.after.dueAt),
+        aid: f.after.id,
+      });
+    }
+    return qb
+      .orderBy(`${x}.due_at`, 'ASC')
+      .addOrderBy(`${x}.id`, 'ASC')
+      .limit(f.limit + 1);
+  }
+
+  /**
+   * Whether at least SORTED_SUBTREE_LIMIT tasks are assigned under a path (counted on the path index alone, and
+   * remembered for a while: the answer only picks a plan, it never changes what a list holds).
+   */
+  private async isLargeSubtree(prefix: string, indexes: string[]): Promise<boolean> {
+    const known = this.subtreeSizes.get(prefix);
+    if (known && known.until > Date.now()) return known.large;
+    const [row] = (await this.ds
+      .createQueryBuilder()
+      .select('COUNT(*)', 'n')
+      .from(
+        (sq) =>
+          sq
+            .select('1')
+            .from(TaskEntity, 's')
+            .useIndex(indexes)
+            .where('s.assignee_path LIKE :prefix', { prefix })
+            .limit(SORTED_SUBTREE_LIMIT),
+        'c',
+      )
+      .getRawMany()) as { n: string | number }[];
+    const large = Number(row?.n ?? 0) >= SORTED_SUBTREE_LIMIT;
+    if (this.subtreeSizes.size >= 10_000) this.subtreeSizes.clear();
+    this.subtreeSizes.set(prefix, { large, until: Date.now() + SUBTREE_SIZE_TTL_MS });
+    return large;
+  }
+
+  /** The names of the task table's indexes, read once. */
+  private taskIndexes(): Promise<Set<string>> {
+    this.indexNames ??= this.ds
+      .query(
+        "SELECT DISTINCT index_name AS name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'tasks'",
+      )
+      .then((rows: { name: string }[]) => new Set(rows.map((r) => r.name)))
+      .catch((err: unknown) => {
+        this.indexNames = undefined;
+        throw err;
+      });
+    return this.indexNames;
   }
 
   async detail(principal: Principal, taskId: string): Promise<TaskWithBalance & { grants: GrantEntity[] }> {

@@ -10,8 +10,10 @@ import { jsonTransformer, type JsonObject } from './transformers.js';
 @Entity({ name: 'tasks' })
 @Index('ix_tasks_inbox', ['assigneeOrgUnitId', 'isOpen', 'dueAt', 'id'])
 @Index('ix_tasks_issued', ['ownerOrgUnitId', 'isOpen', 'dueAt', 'id'])
+@Index('ix_tasks_issued_due', ['ownerOrgUnitId', 'dueAt', 'id'])
+@Index('ix_tasks_due', ['dueAt', 'id'])
 @Index('ix_tasks_parent', ['parentId'])
-@Index('ix_tasks_assignee_path', ['assigneePath'])
+@Index('ix_tasks_assignee_path_due', ['assigneePath', 'dueAt'])
 @Index('ix_tasks_overdue', ['isOpen', 'overdueSince', 'dueAt'])
 export class TaskEntity {
   @PrimaryColumn({ type: 'char', length: 36 })

@@ -3,6 +3,7 @@ import { WorkflowsTasksLedger1763900100000 } from './1763900100000-workflows-tas
 import { Notifications1763900200000 } from './1763900200000-notifications.js';
 import { TimersEscalation1763900300000 } from './1763900300000-timers-escalation.js';
 import { NotificationChannels1763900400000 } from './1763900400000-notification-channels.js';
+import { TaskListIndexes1763900600000 } from './1763900600000-task-list-indexes.js';
 import { WebhookSecretsDeleteResend1763900700000 } from './1763900700000-webhook-secrets-delete-resend.js';
 import { CategoryTimerPolicy1763900800000 } from './1763900800000-category-timer-policy.js';
 
@@ -13,6 +14,7 @@ export const MIGRATIONS = [
   Notifications1763900200000,
   TimersEscalation1763900300000,
   NotificationChannels1763900400000,
+  TaskListIndexes1763900600000,
   WebhookSecretsDeleteResend1763900700000,
   CategoryTimerPolicy1763900800000,
 ];
