@@ -445,6 +445,78 @@ describe('fuzzing request bodies and queries (e2e)', () => {
   );
 
   it(
+    'POST /catalog/categories with timer policies (admin)',
+    async () => {
+      const timer = fc.record(
+        {
+          id: fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{1,12}$/), fc.constantFrom('progress-reminder', 'acceptance-reminder', '')),
+          state: fc.constantFrom('in_progress', 'pending_acceptance', 'closed', 'nowhere', ''),
+          after: fc.constantFrom('PT1H', 'P2D', 'soon', ''),
+          atFraction: fc.oneof(fc.double({ min: -1, max: 2, noNaN: true }), fc.constant(0.5)),
+          afterWorkingDays: fc.oneof(fc.integer({ min: -2, max: 300 }), fc.constant(1.5)),
+          workingDaysBeforeDeadline: fc.integer({ min: -2, max: 300 }),
+          do: fc.oneof(
+            fc.record({ kind: fc.constantFrom('remind', 'escalate', 'action', 'explode'), level: fc.integer({ min: -1, max: 5 }) }, { requiredKeys: ['kind'] }),
+            fc.jsonValue({ maxDepth: 2 }),
+          ),
+        },
+        { requiredKeys: [] },
+      );
+      const policy = fc.oneof(
+        { weight: 6, arbitrary: fc.record({ off: fc.array(fc.oneof(fc.constantFrom('progress-reminder', 'deadline-escalation', 'nope'), fc.integer()), { maxLength: 3 }), timers: fc.array(timer, { maxLength: 3 }) }, { requiredKeys: [] }) },
+        { weight: 1, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+      );
+      const body = bodyArb({
+        // mostly well-formed, so the policy reaches the check against the workflow
+        code: fc.oneof({ weight: 6, arbitrary: fc.stringMatching(/^FZ_[A-Z0-9]{4,12}$/) }, { weight: 1, arbitrary: fc.constantFrom('STREET_VENDOR_RECTIFICATION', 'fz_lower') }),
+        name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('模糊类别', 'fuzz category') }, { weight: 1, arbitrary: longString }, { weight: 1, arbitrary: nastyString }),
+        ownerOrgUnitId: fc.oneof({ weight: 6, arbitrary: fc.constant(jd2Id) }, { weight: 1, arbitrary: uuid }),
+        requiredPowerCodes: fc.oneof({ weight: 6, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(fc.constantFrom('ORDER_RECTIFICATION', 'NO_SUCH_POWER', 'bad code'), { maxLength: 2 }) }),
+        onCommunityAccessList: fc.oneof({ weight: 6, arbitrary: fc.boolean() }, { weight: 1, arbitrary: fc.constant('yes') }),
+        workflowKey: fc.oneof({ weight: 6, arbitrary: fc.constant('handoff') }, { weight: 1, arbitrary: fc.constantFrom('no-such-workflow', 'Bad Key') }),
+        timerPolicy: policy,
+      });
+      await fc.assert(
+        fc.asyncProperty(body, async (b) => {
+          await probe('post', '/api/v1/catalog/categories', admin, b);
+        }),
+        params(),
+      );
+    },
+    TEST_MS,
+  );
+
+  it(
+    'PUT /calendar/:year (admin, a year no other suite uses)',
+    async () => {
+      const day = fc.record(
+        {
+          date: fc.oneof(
+            fc.integer({ min: 1, max: 365 }).map((n) => new Date(Date.UTC(2033, 0, n)).toISOString().slice(0, 10)),
+            fc.constantFrom('2033-02-30', '2032-12-31', '2033-1-1', '', 'tomorrow'),
+          ),
+          kind: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('holiday', 'workday') }, { weight: 1, arbitrary: fc.constant('party') }),
+          name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('春节', '调休上班') }, { weight: 1, arbitrary: longString }, { weight: 1, arbitrary: nastyString }),
+        },
+        { requiredKeys: ['date', 'kind'] },
+      );
+      const body = bodyArb({
+        days: fc.oneof({ weight: 6, arbitrary: fc.array(day, { maxLength: 6 }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }),
+        note: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('模糊测试', 'fuzz') }, { weight: 1, arbitrary: longString }),
+      });
+      const year = fc.oneof({ weight: 6, arbitrary: fc.constant('2033') }, { weight: 1, arbitrary: fc.constantFrom('1999', 'abc', '99999') });
+      await fc.assert(
+        fc.asyncProperty(year, body, async (y, b) => {
+          await probe('put', `/api/v1/calendar/${y}`, admin, b);
+        }),
+        params(),
+      );
+    },
+    TEST_MS,
+  );
+
+  it(
     'POST /org-units (admin)',
     async () => {
       const body = bodyArb({
