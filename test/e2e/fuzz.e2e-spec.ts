@@ -488,6 +488,54 @@ describe('fuzzing request bodies and queries (e2e)', () => {
   );
 
   it(
+    'POST /workflows/:key/simulate (admin): any steps, facts and times, never a 5xx, never a write',
+    async () => {
+      const actor = fc.record(
+        {
+          userId: fc.oneof({ weight: 20, arbitrary: fc.constantFrom('u1', 'u2') }, { weight: 1, arbitrary: fc.string({ maxLength: 70 }) }),
+          roles: fc.oneof({ weight: 20, arbitrary: fc.subarray(['leader', 'staff', 'grid_worker', 'admin']) }, { weight: 1, arbitrary: fc.constant(['king']) }),
+          relation: fc.oneof({ weight: 20, arbitrary: fc.constantFrom('owner', 'assignee', 'ownerSuperior', 'aboveAssignee', 'any', 'none') }, { weight: 1, arbitrary: fc.constant('friend') }),
+        },
+        { requiredKeys: ['roles', 'relation'] },
+      );
+      const step = fc.record(
+        {
+          actor,
+          action: fc.oneof(
+            { weight: 20, arbitrary: fc.constantFrom('accept', 'return', 'report-progress', 'submit', 'approve', 'reject', 'request-extension', 'approve-extension', 'cancel', 'urge') },
+            { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 70 }), nastyString) },
+          ),
+          payload: fc.oneof({ weight: 20, arbitrary: fc.record({ percent: fc.integer({ min: -10, max: 200 }), reasonCode: fc.constantFrom('NOT_OUR_DUTY', 'X'), comment: fc.string({ maxLength: 5 }), dueAt: isoDate, reason: fc.string({ maxLength: 5 }) }, { requiredKeys: [] }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }),
+          facts: fc.oneof({ weight: 20, arbitrary: fc.record({ escrowBalanceFen: fc.integer(), openChildren: fc.integer({ min: -1, max: 5 }), progress: fc.integer({ min: -1, max: 101 }), missingPowers: fc.array(fc.string({ maxLength: 5 }), { maxLength: 2 }), pendingExtensionDueAt: fc.oneof(fc.constant(null), isoDate) }, { requiredKeys: [] }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }),
+          at: fc.oneof({ weight: 20, arbitrary: futureDate }, { weight: 1, arbitrary: isoDate }),
+        },
+        { requiredKeys: ['actor', 'action'] },
+      );
+      const body = bodyArb({
+        steps: fc.oneof({ weight: 20, arbitrary: fc.array(step, { maxLength: 4 }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }),
+        version: fc.oneof({ weight: 20, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: -1, max: 99 }) }),
+        entryState: fc.oneof({ weight: 20, arbitrary: fc.constantFrom('pending_acceptance', 'in_progress', 'in_consultation') }, { weight: 1, arbitrary: fc.constantFrom('closed', 'nowhere', '') }),
+        dueAt: fc.oneof({ weight: 20, arbitrary: futureDate }, { weight: 1, arbitrary: isoDate }),
+        startAt: fc.oneof({ weight: 20, arbitrary: futureDate }, { weight: 1, arbitrary: isoDate }),
+        facts: fc.oneof({ weight: 20, arbitrary: fc.record({ escrowBalanceFen: fc.integer(), openChildren: fc.integer({ min: 0, max: 3 }) }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }),
+        directory: fc.oneof({ weight: 20, arbitrary: fc.record({ 'leader:owner': fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }) }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }),
+      });
+      const key = fc.oneof({ weight: 20, arbitrary: fc.constantFrom('handoff', 'approval-countersign') }, { weight: 1, arbitrary: fc.constantFrom('no-such-workflow', '%2e%2e', 'a'.repeat(300)) });
+      await fc.assert(
+        fc.asyncProperty(key, body, async (k, b) => {
+          const before = await fingerprint();
+          const res = await probe('post', `/api/v1/workflows/${k}/simulate`, admin, b);
+          // a simulation writes nothing, successful or not
+          expect({ k, b, after: await fingerprint() }).toEqual({ k, b, after: before });
+          return res.status < 500;
+        }),
+        params(),
+      );
+    },
+    TEST_MS,
+  );
+
+  it(
     'PUT /calendar/:year (admin, a year no other suite uses)',
     async () => {
       const day = fc.record(
