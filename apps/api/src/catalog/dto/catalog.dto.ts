@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -24,7 +25,19 @@ const WORKFLOW_KEY_MESSAGE = 'workflowKey must be 2–64 lower-case letters, dig
 /** `required_power_codes` is a VARCHAR(1000) of comma-separated codes of at most 64 characters. */
 const MAX_REQUIRED_POWERS = 15;
 
-/** Optional in a PATCH, but never null: `null` would erase a required column. */
+/**
+ * A category's timer policy: an object (checked against the workflow by the use case) or null for none. Its shape is
+ * the engine's TimerPolicy: `{off?: string[], timers?: TimerDef[]}`.
+ */
+const TimerPolicyField = () =>
+  applyDecorators(
+    ApiPropertyOptional({
+      nullable: true,
+      description: "Timer policy over the workflow's timers (`{off?: string[], timers?: TimerDef[]}`); null clears it",
+    }),
+    IsOptional(),
+    IsObject(),
+  );
 
 export class CategoryView {
   @ApiProperty({ example: 'LANDSCAPE_RECTIFICATION' }) code: string;
@@ -116,12 +129,7 @@ export class CreateCategoryDto {
   @Matches(WORKFLOW_KEY_PATTERN, { message: WORKFLOW_KEY_MESSAGE })
   workflowKey: string;
 
-  @ApiPropertyOptional({
-    nullable: true,
-    description: "Timer policy over the workflow's timers (`{off?: string[], timers?: TimerDef[]}`); null clears it",
-  })
-  @IsOptional()
-  @IsObject()
+  @TimerPolicyField()
   timerPolicy?: Record<string, unknown> | null;
 }
 
@@ -159,12 +167,7 @@ export class UpdateCategoryDto {
   @Matches(WORKFLOW_KEY_PATTERN, { message: WORKFLOW_KEY_MESSAGE })
   workflowKey?: string;
 
-  @ApiPropertyOptional({
-    nullable: true,
-    description: "Timer policy over the workflow's timers (`{off?: string[], timers?: TimerDef[]}`); null clears it",
-  })
-  @IsOptional()
-  @IsObject()
+  @TimerPolicyField()
   timerPolicy?: Record<string, unknown> | null;
 }
 
