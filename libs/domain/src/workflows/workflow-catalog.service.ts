@@ -37,7 +37,8 @@ const POLICY_CACHE_MS = 10_000;
 export class WorkflowCatalog {
   private readonly logger = new Logger(WorkflowCatalog.name);
   private readonly cache = new Map<string, PublishedWorkflow>();
-  private readonly policies = new Map<string, { at: number; policy: TimerPolicy | null }>();
+  /** Per category: its policy and a digest of it (the key of the compiled version with the policy applied). */
+  private readonly policies = new Map<string, { at: number; policy: TimerPolicy | null; digest: string }>();
   private readonly withPolicies = new Map<string, PublishedWorkflow>();
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
@@ -56,15 +57,16 @@ export class WorkflowCatalog {
    * workflow's own timers run.
    */
   async withCategoryPolicy(wf: PublishedWorkflow, categoryCode: string, em: EntityManager = this.ds.manager): Promise<PublishedWorkflow> {
-    const policy = await this.policyOf(categoryCode, em);
+    const { policy, digest } = await this.cachedPolicy(categoryCode, em);
     if (!policy) return wf;
-    const digest = createHash('sha256').update(JSON.stringify(policy)).digest('hex').slice(0, 16);
     const id = `${wf.key}@${wf.version}#${digest}`;
     const hit = this.withPolicies.get(id);
     if (hit) return hit;
     const applied = applyTimerPolicy(wf.definition, policy);
     if (!applied.ok) {
+      // remembered like a fitting one, so the check and the warning happen once per version and policy
       this.logger.warn(`timer policy of ${categoryCode} does not fit ${wf.key}@${wf.version}: ${applied.errors[0]?.message}`);
+      this.withPolicies.set(id, wf);
       return wf;
     }
     const out: PublishedWorkflow = { ...wf, definition: applied.definition, compiled: compile(applied.definition), policyOf: categoryCode };
@@ -74,12 +76,18 @@ export class WorkflowCatalog {
 
   /** A category's timer policy (cached for a few seconds). */
   async policyOf(categoryCode: string, em: EntityManager = this.ds.manager): Promise<TimerPolicy | null> {
+    return (await this.cachedPolicy(categoryCode, em)).policy;
+  }
+
+  private async cachedPolicy(categoryCode: string, em: EntityManager): Promise<{ policy: TimerPolicy | null; digest: string }> {
     const hit = this.policies.get(categoryCode);
-    if (hit && Date.now() - hit.at < POLICY_CACHE_MS) return hit.policy;
+    if (hit && Date.now() - hit.at < POLICY_CACHE_MS) return hit;
     const row = await em.getRepository(CategoryEntity).findOne({ where: { code: categoryCode }, select: { code: true, timerPolicy: true } });
     const policy = (row?.timerPolicy as TimerPolicy | null | undefined) ?? null;
-    this.policies.set(categoryCode, { at: Date.now(), policy });
-    return policy;
+    const digest = policy ? createHash('sha256').update(JSON.stringify(policy)).digest('hex').slice(0, 16) : '';
+    const entry = { at: Date.now(), policy, digest };
+    this.policies.set(categoryCode, entry);
+    return entry;
   }
 
   /**
