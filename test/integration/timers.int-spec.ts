@@ -614,6 +614,41 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     expect(await notificationsOf(task.id, 'task.escalation_urge')).toHaveLength((await leadersOf('xh-cgj')).length);
   }, 60_000);
 
+  it('timers whose jobs Redis lost fire within seconds of their due time, with no sweep to put the jobs back', async () => {
+    // from here on this worker does not sweep by itself (the tests below call sweepOnce when they need it)
+    await worker.get(TimerSweeper).onApplicationShutdown();
+    const task = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inSeconds(4), '夜间施工噪音整治');
+    const rows = await timersOf(task.id);
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    const queue = worker.get<Queue>(getQueueToken(QueueName.Timers));
+    await waitFor(
+      async () => ((await Promise.all(rows.map((r) => queue.getJob(timerJobId(r.id))))).every(Boolean) ? true : null),
+      5000,
+      50,
+    );
+    expect(await loseRedis()).toBeGreaterThan(0);
+    for (const r of rows) expect(await queue.getJob(timerJobId(r.id))).toBeUndefined();
+
+    await waitFor(
+      async () =>
+        (await timersOf(task.id)).filter((r) => rows.some((o) => o.id === r.id)).every((r) => r.status === 'fired')
+          ? true
+          : null,
+      20_000,
+      100,
+    );
+    const fired = await timersOf(task.id);
+    for (const r of rows) {
+      const f = fired.find((x) => x.id === r.id) as TimerRow;
+      const late = new Date(f.fired_at as Date).getTime() - new Date(r.due_at).getTime();
+      expect(late).toBeGreaterThanOrEqual(0);
+      expect(late).toBeLessThan(8_000); // the watch looks every 2 s for rows 3 s overdue; the sweep runs every 30 s
+    }
+    const dueSoon = await notificationsOf(task.id, 'task.due_soon');
+    expect(dueSoon.map((n) => n.user_id).sort()).toEqual((await recipientsOf('xh-cgj')).sort());
+    expect(await notificationsOf(task.id, 'task.escalation_urge')).toHaveLength((await leadersOf('xh-cgj')).length);
+  }, 60_000);
+
   it('an outbox row sent but never applied is published again after a minute', async () => {
     const task = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inDays(5), '广告牌匾整治');
     const [row] = await q<{ id: string }>(

@@ -71,3 +71,64 @@ describe('FireBatcher', () => {
     await expect(batcher.submit('x')).rejects.toThrow('was not fired');
   });
 });
+
+describe('FireBatcher: shared and remembered firings', () => {
+  it('gives a row asked for twice one firing, and answers it from memory once it settled', async () => {
+    const calls: string[][] = [];
+    const batcher = new FireBatcher(
+      async (ids) => {
+        calls.push(ids);
+        return new Map(ids.map((id) => [id, fired]));
+      },
+      { maxSize: 10, maxInFlight: 1, remember: 2 },
+    );
+    expect(await Promise.all([batcher.submit('a'), batcher.submit('a'), batcher.submit('b')])).toEqual([
+      fired,
+      fired,
+      fired,
+    ]);
+    expect(calls).toEqual([['a', 'b']]);
+    expect(await batcher.submit('a')).toEqual(fired);
+    expect(calls).toEqual([['a', 'b']]);
+    // only the last `remember` outcomes are kept: 'c' pushes 'a' out
+    await batcher.submit('c');
+    await batcher.submit('a');
+    expect(calls).toEqual([['a', 'b'], ['c'], ['a']]);
+  });
+
+  it('does not remember an early wake-up, nor a failure', async () => {
+    let early = true;
+    let failing = true;
+    const calls: string[][] = [];
+    const batcher = new FireBatcher(
+      async (ids) => {
+        calls.push(ids);
+        if (ids.includes('x') && failing) throw new Error('lock wait timeout');
+        if (early) return new Map(ids.map((id) => [id, { kind: 'not-due', dueAt: new Date(0) } as FireOutcome]));
+        return new Map(ids.map((id) => [id, fired]));
+      },
+      { maxSize: 10, maxInFlight: 1, remember: 100 },
+    );
+    expect((await batcher.submit('a')).kind).toBe('not-due');
+    early = false;
+    expect(await batcher.submit('a')).toEqual(fired);
+    await expect(batcher.submit('x')).rejects.toThrow('lock wait timeout');
+    failing = false;
+    expect(await batcher.submit('x')).toEqual(fired);
+    expect(calls).toEqual([['a'], ['a'], ['x'], ['x']]);
+  });
+
+  it('passes the rows the caller read along, so the batch does not read them again', async () => {
+    const seen: string[][] = [];
+    const batcher = new FireBatcher(
+      async (ids, known) => {
+        seen.push([...known.keys()]);
+        return new Map(ids.map((id) => [id, fired]));
+      },
+      { maxSize: 10, maxInFlight: 1 },
+    );
+    const head = { id: 'a', task_id: 't', due_at: new Date(0), status: 'pending', do_action: '{"kind":"remind"}' };
+    await Promise.all([batcher.submit('a', head), batcher.submit('b')]);
+    expect(seen).toEqual([['a']]);
+  });
+});

@@ -1,24 +1,39 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { withCorrelationId, type WorkerConfig } from '@gridflow/common';
 import { type FireOutcome, TimerFiringService } from '@gridflow/domain';
 import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from '@gridflow/queue';
 import { FireBatcher } from './fire-batcher.js';
+import { TimerDrain, type TimerDrainOptions } from './timer-drain.js';
 
 /**
  * Timer jobs in flight per worker. Cheap: the jobs only wait for their row's batch (FireBatcher), and the batches are
  * what reaches the database.
  */
 export const TIMER_CONCURRENCY = 1024;
-/** Rows per firing batch, and how many batches (transactions) may run at once. */
-export const TIMER_BATCH = { maxSize: 500, maxInFlight: 4 };
+/**
+ * Rows per firing batch, how many batches (transactions) may run at once, and how many settled outcomes the worker
+ * remembers (so the jobs of rows the drain fired cost no round trip).
+ */
+export const TIMER_BATCH = { maxSize: 500, maxInFlight: 4, remember: 200_000 };
+/** The due-row drain (see TimerDrain). */
+export const TIMER_DRAIN: TimerDrainOptions = {
+  pollMs: 20,
+  lookaheadMs: 1_000,
+  readLimit: 1_000,
+  maxWaiting: 1_000,
+  failedBackoffMs: 60_000,
+  watchEveryMs: 2_000,
+  overdueMs: 3_000,
+};
 
 /**
  * Wakes at a timer row's due time (a BullMQ delayed job with the id `timer-<row>`) and fires the row. The row is the
  * truth: the firing re-reads it and the task, so a duplicate or late delivery of a fired or cancelled timer changes
- * nothing. A job that arrives before the row's due time is put back to sleep until then.
+ * nothing. A job that arrives before the row's due time is put back to sleep until then. Every job also wakes the
+ * due-row drain, which fires a burst of rows due together from MySQL ahead of their jobs (TimerDrain).
  */
 @Processor(QueueName.Timers, {
   concurrency: TIMER_CONCURRENCY,
@@ -28,16 +43,20 @@ export const TIMER_BATCH = { maxSize: 500, maxInFlight: 4 };
   stalledInterval: 5_000,
   maxStalledCount: 5,
 })
-export class TimersProcessor extends WorkerHost implements OnApplicationBootstrap {
+export class TimersProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(TimersProcessor.name);
   private readonly batcher: FireBatcher;
+  private readonly drain: TimerDrain;
 
   constructor(
     private readonly firing: TimerFiringService,
     private readonly config: ConfigService,
   ) {
     super();
-    this.batcher = new FireBatcher((ids) => this.firing.fireMany(ids), TIMER_BATCH);
+    this.batcher = new FireBatcher((ids, known) => this.firing.fireMany(ids, new Date(), known), TIMER_BATCH);
+    this.drain = new TimerDrain(this.firing, this.batcher, TIMER_DRAIN, (e) =>
+      this.logger.warn(`timer drain: ${(e as Error).message}`),
+    );
   }
 
   onApplicationBootstrap(): void {
@@ -46,12 +65,23 @@ export class TimersProcessor extends WorkerHost implements OnApplicationBootstra
     if (missing.length) throw new Error(`No handler for timers jobs: ${missing.join(', ')}`);
     const configured = this.config.get<WorkerConfig>('worker')?.concurrency ?? 0;
     this.worker.concurrency = Math.max(TIMER_CONCURRENCY, configured);
+    // rows that came due while no worker ran fire now, not when their jobs come round; and rows whose jobs Redis
+    // lost fire within seconds, not at the next sweep
+    this.drain.kick();
+    this.drain.watch();
+  }
+
+  /** Before the connections close: no new drain pass, and the batches it started finish. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.drain.stop();
+    await this.batcher.whenIdle(10_000);
   }
 
   async process(job: Job, token?: string): Promise<FireOutcome['kind']> {
     if (job.name !== JobName.FireTimer) throw new UnrecoverableError(`Unknown job ${job.name}`);
     const data = job.data as JobPayloads[JobName.FireTimer] & { correlationId?: string | null };
     if (!data.timerRowId) throw new UnrecoverableError(`Job ${job.id} carries no timer row id`);
+    this.drain.kick();
     const outcome = await withCorrelationId(data.correlationId ?? `job-${job.id}`, () =>
       this.batcher.submit(data.timerRowId),
     );

@@ -28,6 +28,15 @@ export const ESCALATION_STEP_WORKING_DAYS = 1;
 
 type NotifyParams = { to?: string; template?: string; userIds?: string[] };
 
+/** What a firing needs to know of a row before it takes any lock. */
+export interface TimerHead {
+  id: string;
+  task_id: string;
+  due_at: Date | string;
+  status: string;
+  do_action: string;
+}
+
 interface TimerRow {
   id: string;
   task_id: string;
@@ -102,6 +111,30 @@ export class TimerFiringService {
     private readonly calendar: CalendarService,
   ) {}
 
+  /**
+   * Pending rows due by `now`, oldest first, after the cursor `(due_at, id)` when one is given: what the due-row
+   * drain fires without waiting for each row's job (index ix_task_timers_due).
+   */
+  async dueHeads(now: Date, limit: number, after?: { dueAt: Date; id: string }): Promise<TimerHead[]> {
+    const rows = (await this.ds.query(
+      `SELECT id, task_id, due_at, status, do_action FROM task_timers
+        WHERE status = 'pending' AND due_at <= ?${after ? ' AND due_at >= ?' : ''} ORDER BY due_at, id LIMIT ?`,
+      after ? [now, after.dueAt, limit] : [now, limit],
+    )) as TimerHead[];
+    if (!after) return rows;
+    const at = after.dueAt.getTime();
+    return rows.filter((r) => new Date(r.due_at).getTime() > at || r.id > after.id);
+  }
+
+  /** The due time of the next pending row due after `now`, if any. */
+  async nextDueAfter(now: Date): Promise<Date | null> {
+    const [row] = (await this.ds.query(
+      "SELECT MIN(due_at) AS next FROM task_timers WHERE status = 'pending' AND due_at > ?",
+      [now],
+    )) as { next: Date | string | null }[];
+    return row?.next ? new Date(row.next) : null;
+  }
+
   /** Fires one timer row. */
   async fire(timerRowId: string, now = new Date()): Promise<FireOutcome> {
     return (await this.fireMany([timerRowId], now)).get(timerRowId) as FireOutcome;
@@ -113,21 +146,26 @@ export class TimerFiringService {
    * one by one, each in its own transaction (a refused action must not undo the others). Throws when the batch
    * transaction fails (the caller retries the rows one by one).
    */
-  async fireMany(timerRowIds: string[], now = new Date()): Promise<Map<string, FireOutcome>> {
+  async fireMany(
+    timerRowIds: string[],
+    now = new Date(),
+    known?: ReadonlyMap<string, TimerHead>,
+  ): Promise<Map<string, FireOutcome>> {
     const out = new Map<string, FireOutcome>();
     const ids = [...new Set(timerRowIds)];
     if (!ids.length) return out;
     // a consistent read first: duplicates, early wake-ups and unknown rows are answered without taking any lock
-    const heads = (await this.ds.query(
-      `SELECT id, task_id, due_at, status, do_action FROM task_timers WHERE id IN (${ids.map(() => '?').join(',')})`,
-      ids,
-    )) as {
-      id: string;
-      task_id: string;
-      due_at: Date;
-      status: string;
-      do_action: string;
-    }[];
+    // (rows the caller has just read, like the due-row drain, are not read again)
+    const unknown = known ? ids.filter((id) => !known.has(id)) : ids;
+    const heads = [
+      ...(known ? ids.flatMap((id) => known.get(id) ?? []) : []),
+      ...(unknown.length
+        ? ((await this.ds.query(
+            `SELECT id, task_id, due_at, status, do_action FROM task_timers WHERE id IN (${unknown.map(() => '?').join(',')})`,
+            unknown,
+          )) as TimerHead[])
+        : []),
+    ];
     const byId = new Map(heads.map((h) => [h.id, h]));
     const notices: string[] = [];
     const actions: string[] = [];
