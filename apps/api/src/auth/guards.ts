@@ -2,7 +2,9 @@ import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import {
+  atDistrictLevel,
   AuthenticatedRequest,
+  DISTRICT_WIDE_PERMISSIONS,
   DomainError,
   ErrorCode,
   IS_PUBLIC,
@@ -36,7 +38,10 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   }
 }
 
-/** Checks the permission named by @Authenticated({permission}) against the caller's roles. */
+/**
+ * Checks the permission named by @Authenticated({permission}) against the caller's roles; a district-wide one also
+ * needs the caller to sit at the district itself (DISTRICT_WIDE_PERMISSIONS).
+ */
 @Injectable()
 export class PermissionGuard implements CanActivate {
   constructor(private readonly reflector: Reflector) {}
@@ -50,6 +55,12 @@ export class PermissionGuard implements CanActivate {
     const user = ctx.switchToHttp().getRequest<AuthenticatedRequest>().user;
     if (!user || !permissionsOf(user.roles).has(permission)) {
       throw new DomainError(ErrorCode.FORBIDDEN, `This action requires the ${permission} permission`);
+    }
+    if (DISTRICT_WIDE_PERMISSIONS.has(permission) && !atDistrictLevel(user)) {
+      throw new DomainError(
+        ErrorCode.FORBIDDEN,
+        `${permission} changes settings of the whole district: it needs an administrator of the district itself`,
+      );
     }
     return true;
   }

@@ -40,6 +40,23 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   auditor: [...READS, Permission.UserRead, Permission.WorkflowRead],
 };
 
+/**
+ * Permissions over settings that are one for the whole district — the catalogs and duty lists, the working-day
+ * calendar, workflow definitions and their migrations, webhooks (which see every unit's events). An administrator
+ * placed below the district (a street's own administrator) manages its subtree's units, users and budgets, but not
+ * these: they would reach units outside its scope.
+ */
+export const DISTRICT_WIDE_PERMISSIONS: ReadonlySet<Permission> = new Set([
+  Permission.CatalogWrite,
+  Permission.WorkflowWrite,
+  Permission.WebhookAdmin,
+]);
+
+/** True when the caller's unit is a root of the tree (the district itself). */
+export function atDistrictLevel(p: Pick<Principal, 'orgUnitPath'>): boolean {
+  return p.orgUnitPath.split('/').filter(Boolean).length === 1;
+}
+
 export function permissionsOf(roles: readonly string[]): Set<Permission> {
   const out = new Set<Permission>();
   for (const r of roles) for (const p of ROLE_PERMISSIONS[r as Role] ?? []) out.add(p);
