@@ -6,6 +6,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { withCorrelationId } from '@gridflow/common';
 import { NotificationService, RollUpService } from '@gridflow/domain';
 import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from '@gridflow/queue';
+import { waitingOutOutages } from '../dependency-wait.js';
 
 type Envelope<J extends JobName> = JobPayloads[J] & { outboxId: string; correlationId?: string | null };
 type Handler = (em: EntityManager, data: never) => Promise<unknown>;
@@ -65,20 +66,23 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
     this.logger.warn(`effects worker: ${err.message}`);
   }
 
-  async process(job: Job): Promise<void> {
+  async process(job: Job, token?: string): Promise<void> {
     const handler = this.handlers[job.name as JobName];
     if (!handler) throw new UnrecoverableError(`Unknown job ${job.name}`);
     const data = job.data as { outboxId?: string; correlationId?: string | null };
     if (!data.outboxId) throw new UnrecoverableError(`Job ${job.id} carries no outbox id`);
-    await withCorrelationId(data.correlationId ?? `job-${job.id}`, () =>
-      this.ds.transaction(async (em) => {
-        const res = (await em.query('INSERT IGNORE INTO applied_effects (outbox_id, job_name) VALUES (?, ?)', [
-          data.outboxId,
-          job.name,
-        ])) as { affectedRows?: number };
-        if (!res.affectedRows) return; // already applied
-        await handler(em, data as never);
-      }),
+    // an unreachable database costs no attempt: the job sleeps until it is back (waitingOutOutages)
+    await waitingOutOutages(job, token, () =>
+      withCorrelationId(data.correlationId ?? `job-${job.id}`, () =>
+        this.ds.transaction(async (em) => {
+          const res = (await em.query('INSERT IGNORE INTO applied_effects (outbox_id, job_name) VALUES (?, ?)', [
+            data.outboxId,
+            job.name,
+          ])) as { affectedRows?: number };
+          if (!res.affectedRows) return; // already applied
+          await handler(em, data as never);
+        }),
+      ),
     );
   }
 }

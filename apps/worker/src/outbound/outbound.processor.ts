@@ -8,6 +8,7 @@ import { withCorrelationId, type OutboundConfig } from '@gridflow/common';
 import { openWebhookSecret, SMS_SENDER, signWebhookBody, WebhookTargetRefused, type SmsSender } from '@gridflow/domain';
 import { JOB_QUEUE, JobName, QueueName } from '@gridflow/queue';
 import { outcomeOf, postWebhook, retryAfterMs, WebhookTimeout, type Outcome } from './webhook-http.js';
+import { waitingOutOutages } from '../dependency-wait.js';
 
 interface OutboundData {
   outboxId?: string;
@@ -64,13 +65,16 @@ export class OutboundProcessor extends WorkerHost implements OnApplicationBootst
     this.logger.warn(`outbound worker: ${err.message}`);
   }
 
-  async process(job: Job): Promise<void> {
+  async process(job: Job, token?: string): Promise<void> {
     const data = job.data as OutboundData;
-    await withCorrelationId(data.correlationId ?? `job-${job.id}`, async () => {
-      if (job.name === JobName.DeliverWebhook && data.deliveryId) return this.deliverWebhook(job, data.deliveryId);
-      if (job.name === JobName.SendSms && data.smsId) return this.sendSms(job, data.smsId);
-      throw new UnrecoverableError(`Unknown or malformed outbound job ${job.name} ${job.id}`);
-    });
+    // a receiver's failures spend attempts (they come back as outcomes); an unreachable database does not
+    await waitingOutOutages(job, token, () =>
+      withCorrelationId(data.correlationId ?? `job-${job.id}`, async () => {
+        if (job.name === JobName.DeliverWebhook && data.deliveryId) return this.deliverWebhook(job, data.deliveryId);
+        if (job.name === JobName.SendSms && data.smsId) return this.sendSms(job, data.smsId);
+        throw new UnrecoverableError(`Unknown or malformed outbound job ${job.name} ${job.id}`);
+      }),
+    );
   }
 
   /** Whether this is the job's last try (BullMQ counts attemptsMade before the current one). */

@@ -5,6 +5,7 @@ import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { withCorrelationId, type WorkerConfig } from '@gridflow/common';
 import { type FireOutcome, TimerFiringService } from '@gridflow/domain';
 import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from '@gridflow/queue';
+import { waitingOutOutages } from '../dependency-wait.js';
 import { FireBatcher } from './fire-batcher.js';
 import { TimerDrain, type TimerDrainOptions } from './timer-drain.js';
 
@@ -82,8 +83,8 @@ export class TimersProcessor extends WorkerHost implements OnApplicationBootstra
     const data = job.data as JobPayloads[JobName.FireTimer] & { correlationId?: string | null };
     if (!data.timerRowId) throw new UnrecoverableError(`Job ${job.id} carries no timer row id`);
     this.drain.kick();
-    const outcome = await withCorrelationId(data.correlationId ?? `job-${job.id}`, () =>
-      this.batcher.submit(data.timerRowId),
+    const outcome = await waitingOutOutages(job, token, () =>
+      withCorrelationId(data.correlationId ?? `job-${job.id}`, () => this.batcher.submit(data.timerRowId)),
     );
     if (outcome.kind === 'not-due') {
       await job.moveToDelayed(outcome.dueAt.getTime(), token);
