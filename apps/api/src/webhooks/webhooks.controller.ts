@@ -38,6 +38,8 @@ import { decodeCursor, encodeCursor, PageQuery } from '../common/pagination.js';
 
 /** A notification template name (e.g. `task.urged`) or `*` for every notification. */
 const EVENT = /^(\*|[a-z][a-z0-9_.-]{0,63})$/;
+/** `events` is stored comma-separated in a VARCHAR(2000): 30 names of up to 64 characters fit. */
+const MAX_EVENTS = 30;
 
 class CreateWebhookDto {
   @ApiProperty({
@@ -63,7 +65,7 @@ class CreateWebhookDto {
   @ApiProperty({ example: ['task.urged', 'task.overdue'], description: 'Notification templates, or `*` for all' })
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(50)
+  @ArrayMaxSize(MAX_EVENTS)
   @ArrayUnique()
   @IsString({ each: true })
   @Matches(EVENT, { each: true, message: 'each event must be a template name or *' })
@@ -93,7 +95,7 @@ class UpdateWebhookDto {
   @Optional()
   @IsArray()
   @ArrayMinSize(1)
-  @ArrayMaxSize(50)
+  @ArrayMaxSize(MAX_EVENTS)
   @ArrayUnique()
   @IsString({ each: true })
   @Matches(EVENT, { each: true, message: 'each event must be a template name or *' })

@@ -46,6 +46,9 @@ export interface WebhookEndpointInput {
   enabled?: boolean;
 }
 
+/** The `url` column's length. */
+export const MAX_URL_LENGTH = 2000;
+
 const urlError = (code: string, problem: string) =>
   new DomainError(code, `url ${problem}`, [{ field: 'url', errors: [problem] }]);
 
@@ -63,7 +66,11 @@ export function checkWebhookUrl(raw: string): string {
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw urlError(WebhookErrorCode.WEBHOOK_URL_FORBIDDEN, 'must use http or https');
   if (u.username || u.password) throw urlError(ErrorCode.VALIDATION_FAILED, 'must not carry credentials');
-  return u.toString();
+  const normalised = u.toString();
+  // what is stored is the normalised form (percent-encoded), which can be longer than what was sent
+  if (normalised.length > MAX_URL_LENGTH)
+    throw urlError(ErrorCode.VALIDATION_FAILED, `must be at most ${MAX_URL_LENGTH} characters once percent-encoded`);
+  return normalised;
 }
 
 /**

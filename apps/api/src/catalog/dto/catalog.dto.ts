@@ -19,6 +19,7 @@ import { Optional } from '../../common/optional.js';
 import { ID_PATTERN } from '@gridflow/common';
 import { CATALOG_CODE_PATTERN, WORKFLOW_KEY_PATTERN } from '@gridflow/domain';
 import { ORG_UNIT_KINDS, type CategoryEntity, type PowerEntity } from '@gridflow/persistence';
+import { MaxJsonBytes } from '../../common/max-json-bytes.js';
 
 const CODE_MESSAGE = 'must be 2–64 upper-case letters, digits or underscores, starting with a letter';
 const WORKFLOW_KEY_MESSAGE = 'workflowKey must be 2–64 lower-case letters, digits or dashes, starting with a letter';
@@ -37,6 +38,7 @@ const TimerPolicyField = () =>
     }),
     IsOptional(),
     IsObject(),
+    MaxJsonBytes(),
   );
 
 export class CategoryView {

@@ -18,6 +18,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageQuery } from '../../common/pagination.js';
+import { MaxJsonBytes } from '../../common/max-json-bytes.js';
 
 const MAX_FEN = 10_000_000_000_000;
 
@@ -78,6 +79,7 @@ export class HandoffItemDto {
   @ApiPropertyOptional({ description: 'Assistance mode, rights and obligations', example: { assistanceMode: '技术指导', obligations: '按月报送进度' } })
   @IsOptional()
   @IsObject()
+  @MaxJsonBytes()
   terms?: Record<string, unknown>;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 1 })
