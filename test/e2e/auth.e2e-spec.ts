@@ -23,7 +23,10 @@ describe('auth (e2e)', () => {
   });
 
   it('logs in a demo user and returns tokens and the public user shape', async () => {
-    const res = await t.http().post('/api/v1/auth/login').send({ username: 'xh-jd1-leader', password: DEMO_PASSWORD() });
+    const res = await t
+      .http()
+      .post('/api/v1/auth/login')
+      .send({ username: 'xh-jd1-leader', password: DEMO_PASSWORD() });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       accessToken: expect.any(String),
@@ -46,8 +49,14 @@ describe('auth (e2e)', () => {
   });
 
   it('refuses a wrong password and an unknown user with the same 401', async () => {
-    const wrong = await t.http().post('/api/v1/auth/login').send({ username: 'xh-jd2-leader', password: 'not-the-password' });
-    const unknown = await t.http().post('/api/v1/auth/login').send({ username: 'nobody-here', password: 'whatever-it-is' });
+    const wrong = await t
+      .http()
+      .post('/api/v1/auth/login')
+      .send({ username: 'xh-jd2-leader', password: 'not-the-password' });
+    const unknown = await t
+      .http()
+      .post('/api/v1/auth/login')
+      .send({ username: 'nobody-here', password: 'whatever-it-is' });
     for (const res of [wrong, unknown]) {
       expect(res.status).toBe(401);
       expect(res.body).toEqual({
@@ -83,6 +92,24 @@ describe('auth (e2e)', () => {
     expect(again.status).toBe(401);
   });
 
+  it('a refresh token is exactly <id>.<secret>: a token with more parts, or the secret under another id, is 401 and changes nothing', async () => {
+    const s = await login(t, 'xh-jd2-leader');
+    const [id, secret] = s.refreshToken.split('.');
+    const other = (await login(t, 'xh-jd2-leader')).refreshToken.split('.')[0];
+    for (const forged of [`${s.refreshToken}.x`, `${other}.${secret}`, `.${secret}`, `${id}.`, secret]) {
+      const res = await t.http().post('/api/v1/auth/refresh').send({ refreshToken: forged });
+      expect({ forged, status: res.status, code: res.body.code }).toEqual({
+        forged,
+        status: 401,
+        code: 'INVALID_REFRESH_TOKEN',
+      });
+      // logout with such a token revokes nothing either
+      expect((await t.http().post('/api/v1/auth/logout').set(s.auth).send({ refreshToken: forged })).status).toBe(204);
+    }
+    const genuine = await t.http().post('/api/v1/auth/refresh').send({ refreshToken: s.refreshToken });
+    expect(genuine.status).toBe(200);
+  });
+
   describe('forged and broken access tokens are 401', () => {
     let userId: string;
     beforeAll(async () => {
@@ -90,8 +117,14 @@ describe('auth (e2e)', () => {
     });
 
     const cases: Array<[string, () => string]> = [
-      ['alg none', () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: userId, typ: 'access', exp: now() + 600 })}.`],
-      ['bad signature', () => hs256({ sub: userId, typ: 'access', exp: now() + 600 }, 'a-different-secret-of-enough-length!!')],
+      [
+        'alg none',
+        () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: userId, typ: 'access', exp: now() + 600 })}.`,
+      ],
+      [
+        'bad signature',
+        () => hs256({ sub: userId, typ: 'access', exp: now() + 600 }, 'a-different-secret-of-enough-length!!'),
+      ],
       ['expired', () => hs256({ sub: userId, typ: 'access', iat: now() - 1200, exp: now() - 600 }, secret())],
       ['no exp', () => hs256({ sub: userId, typ: 'access', iat: now() }, secret())],
       ['not an access token', () => hs256({ sub: userId, typ: 'refresh', exp: now() + 600 }, secret())],
@@ -103,10 +136,13 @@ describe('auth (e2e)', () => {
           return `${unsigned}.${rsaSign('sha256', Buffer.from(unsigned), privateKey).toString('base64url')}`;
         },
       ],
-      ['HS512 with the right secret', () => {
-        const unsigned = `${b64({ alg: 'HS512', typ: 'JWT' })}.${b64({ sub: userId, typ: 'access', exp: now() + 600 })}`;
-        return `${unsigned}.${createHmac('sha512', secret()).update(unsigned).digest('base64url')}`;
-      }],
+      [
+        'HS512 with the right secret',
+        () => {
+          const unsigned = `${b64({ alg: 'HS512', typ: 'JWT' })}.${b64({ sub: userId, typ: 'access', exp: now() + 600 })}`;
+          return `${unsigned}.${createHmac('sha512', secret()).update(unsigned).digest('base64url')}`;
+        },
+      ],
       ['garbage', () => 'not.a.jwt'],
     ];
 
@@ -118,7 +154,10 @@ describe('auth (e2e)', () => {
     });
 
     it('a well-formed token with the right secret is accepted (the cases above fail for their flaw alone)', async () => {
-      const res = await t.http().get('/api/v1/me').set('Authorization', `Bearer ${hs256({ sub: userId, typ: 'access', exp: now() + 600 }, secret())}`);
+      const res = await t
+        .http()
+        .get('/api/v1/me')
+        .set('Authorization', `Bearer ${hs256({ sub: userId, typ: 'access', exp: now() + 600 }, secret())}`);
       expect(res.status).toBe(200);
     });
 
@@ -134,7 +173,13 @@ describe('auth (e2e)', () => {
       .http()
       .post('/api/v1/users')
       .set(admin.auth)
-      .send({ username: 'temp-disable-me', displayName: '临时用户', orgUnitId: admin.user.orgUnitId, roles: ['staff'], password: 'a-long-password-1' });
+      .send({
+        username: 'temp-disable-me',
+        displayName: '临时用户',
+        orgUnitId: admin.user.orgUnitId,
+        roles: ['staff'],
+        password: 'a-long-password-1',
+      });
     expect(created.status).toBe(201);
     const victim = await login(t, 'temp-disable-me', 'a-long-password-1');
     expect((await t.http().get('/api/v1/me').set(victim.auth)).status).toBe(200);
@@ -147,7 +192,10 @@ describe('auth (e2e)', () => {
     expect(me.status).toBe(401);
     expect(me.body.code).toBe('USER_DISABLED');
     expect((await t.http().post('/api/v1/auth/refresh').send({ refreshToken: victim.refreshToken })).status).toBe(401);
-    const relogin = await t.http().post('/api/v1/auth/login').send({ username: 'temp-disable-me', password: 'a-long-password-1' });
+    const relogin = await t
+      .http()
+      .post('/api/v1/auth/login')
+      .send({ username: 'temp-disable-me', password: 'a-long-password-1' });
     expect(relogin.status).toBe(401);
   });
 
@@ -157,19 +205,34 @@ describe('auth (e2e)', () => {
       .http()
       .post('/api/v1/users')
       .set(admin.auth)
-      .send({ username: 'rate-limit-probe', displayName: '限流测试', orgUnitId: admin.user.orgUnitId, roles: ['staff'], password: 'probe-password-1' });
+      .send({
+        username: 'rate-limit-probe',
+        displayName: '限流测试',
+        orgUnitId: admin.user.orgUnitId,
+        roles: ['staff'],
+        password: 'probe-password-1',
+      });
     expect(probe.status).toBe(201);
     const max = Number(process.env.LOGIN_MAX_FAILURES);
     for (let i = 0; i < max; i++) {
-      const res = await t.http().post('/api/v1/auth/login').send({ username: 'rate-limit-probe', password: `wrong-${i}-password` });
+      const res = await t
+        .http()
+        .post('/api/v1/auth/login')
+        .send({ username: 'rate-limit-probe', password: `wrong-${i}-password` });
       expect(res.status).toBe(401);
     }
-    const blocked = await t.http().post('/api/v1/auth/login').send({ username: 'rate-limit-probe', password: 'probe-password-1' });
+    const blocked = await t
+      .http()
+      .post('/api/v1/auth/login')
+      .send({ username: 'rate-limit-probe', password: 'probe-password-1' });
     expect(blocked.status).toBe(429);
     expect(blocked.body.code).toBe('RATE_LIMITED');
     expect(blocked.body.details.retryAfterSeconds).toBeGreaterThan(0);
     // another user from the same address is not affected
-    expect((await t.http().post('/api/v1/auth/login').send({ username: 'xh-jd2-sq2-staff', password: DEMO_PASSWORD() })).status).toBe(200);
+    expect(
+      (await t.http().post('/api/v1/auth/login').send({ username: 'xh-jd2-sq2-staff', password: DEMO_PASSWORD() }))
+        .status,
+    ).toBe(200);
   });
 });
 
@@ -177,7 +240,9 @@ describe('demo district logins (e2e)', () => {
   it('every seeded demo user can log in with the demo password', async () => {
     const t = await createTestApp();
     try {
-      const { users } = JSON.parse(readFileSync('config/seed/users.json', 'utf8')) as { users: { username: string; roles: string[] }[] };
+      const { users } = JSON.parse(readFileSync('config/seed/users.json', 'utf8')) as {
+        users: { username: string; roles: string[] }[];
+      };
       expect(users.length).toBeGreaterThanOrEqual(61);
       for (const u of users) {
         const s = await login(t, u.username);

@@ -35,7 +35,11 @@ export class TokenService {
     this.auth = config.getOrThrow<AuthConfig>('auth');
   }
 
-  async issue(user: UserEntity, familyId = newId(), em: EntityManager = this.ds.manager): Promise<IssuedTokens & { refreshId: string }> {
+  async issue(
+    user: UserEntity,
+    familyId = newId(),
+    em: EntityManager = this.ds.manager,
+  ): Promise<IssuedTokens & { refreshId: string }> {
     const claims: AccessClaims = { sub: user.id, typ: 'access' };
     const accessToken = await this.jwt.signAsync(claims, {
       algorithm: JWT_ALGORITHM,
@@ -61,11 +65,15 @@ export class TokenService {
    * A token presented after it was rotated or revoked revokes its whole family: someone holds a stolen copy.
    */
   async rotate(presented: string): Promise<{ user: UserEntity; tokens: IssuedTokens }> {
-    const hash = sha256(presented.split('.')[1] ?? '');
+    const parts = refreshParts(presented);
     const outcome = await this.ds.transaction(async (em) => {
+      if (!parts) return 'invalid' as const;
       const repo = em.getRepository(RefreshTokenEntity);
-      const token = await repo.findOne({ where: { tokenHash: hash }, lock: { mode: 'pessimistic_write' } });
-      if (!token || !presented.startsWith(`${token.id}.`)) return 'invalid' as const;
+      const token = await repo.findOne({
+        where: { tokenHash: sha256(parts.secret) },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!token || token.id !== parts.id) return 'invalid' as const;
       if (token.revokedAt) {
         // committed before the refusal below: the family stays revoked
         await repo.update({ familyId: token.familyId, revokedAt: IsNull() }, { revokedAt: new Date() });
@@ -86,14 +94,23 @@ export class TokenService {
 
   /** Revokes the family of the given refresh token (logout of this session). Unknown tokens are ignored. */
   async revokeFamily(presented: string): Promise<void> {
-    const hash = sha256(presented.split('.')[1] ?? '');
+    const parts = refreshParts(presented);
+    if (!parts) return;
     const repo = this.ds.getRepository(RefreshTokenEntity);
-    const token = await repo.findOneBy({ tokenHash: hash });
-    if (token) await repo.update({ familyId: token.familyId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    const token = await repo.findOneBy({ tokenHash: sha256(parts.secret) });
+    if (token && token.id === parts.id)
+      await repo.update({ familyId: token.familyId, revokedAt: IsNull() }, { revokedAt: new Date() });
   }
 
   /** Revokes every refresh token of a user (disabled account, password change). */
   async revokeAllFor(userId: string, em: EntityManager = this.ds.manager): Promise<void> {
     await em.getRepository(RefreshTokenEntity).update({ userId, revokedAt: IsNull() }, { revokedAt: new Date() });
   }
+}
+
+/** A refresh token is exactly `<id>.<secret>`; anything else (extra dots, an empty half) is not one. */
+function refreshParts(presented: string): { id: string; secret: string } | null {
+  const parts = presented.split('.');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) return null;
+  return { id: parts[0], secret: parts[1] };
 }
