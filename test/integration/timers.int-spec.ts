@@ -4,7 +4,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Principal } from '@gridflow/common';
+import { newId, type Principal } from '@gridflow/common';
 import { CalendarService, TaskShell, TimerFiringService } from '@gridflow/domain';
 import { createRedis, QueueName, timerJobId } from '@gridflow/queue';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
@@ -91,7 +91,11 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
   const inProgressTimers = async (dueAt: string) => {
     const dayBefore = await worker.get(CalendarService).addWorkingDays(new Date(dueAt), -1);
     return {
-      ids: ['progress-reminder', ...(dayBefore.getTime() > Date.now() ? ['due-in-one-working-day'] : []), 'deadline-escalation'].sort(),
+      ids: [
+        'progress-reminder',
+        ...(dayBefore.getTime() > Date.now() ? ['due-in-one-working-day'] : []),
+        'deadline-escalation',
+      ].sort(),
       dayBefore,
     };
   };
@@ -292,7 +296,12 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
       .http()
       .post('/api/v1/tasks')
       .set(community.auth)
-      .send({ title: '网格保洁（待接收）', categoryCode: 'SANITATION_GRID_CLEANING', dueAt: inDays(20), fundingFen: 200 });
+      .send({
+        title: '网格保洁（待接收）',
+        categoryCode: 'SANITATION_GRID_CLEANING',
+        dueAt: inDays(20),
+        fundingFen: 200,
+      });
     expect(parent.status).toBe(201);
     const grid = await unitId(t, 'xh-jd1-sq1-wg1');
     const handedAt = Date.now();
@@ -308,7 +317,14 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     // the clock a user sees: a reminder after 24 hours, the escalation two working days after the handoff
     const clock = await t.http().get(`/api/v1/tasks/${child.id}/timers`).set(community.auth);
     expect(clock.status).toBe(200);
-    const items = clock.body.items as { id: string; timerId: string; kind: string; level?: number; dueAt: string; status: string }[];
+    const items = clock.body.items as {
+      id: string;
+      timerId: string;
+      kind: string;
+      level?: number;
+      dueAt: string;
+      status: string;
+    }[];
     expect(items.map((i) => [i.timerId, i.kind, i.level, i.status])).toEqual([
       ['acceptance-reminder', 'remind', undefined, 'pending'],
       ['acceptance-escalation', 'escalate', 1, 'pending'],
@@ -341,11 +357,15 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     // accepting stops the acceptance clock: the reminder and the ladder's next rung are cancelled
     const gridWorker = await login(t, 'xh-jd1-sq1-wg1-worker');
     expect((await act(gridWorker, child.id, 'accept')).status).toBe(200);
-    const after = (await t.http().get(`/api/v1/tasks/${child.id}/timers`).set(community.auth)).body.items as typeof items;
+    const after = (await t.http().get(`/api/v1/tasks/${child.id}/timers`).set(community.auth)).body
+      .items as typeof items;
     expect(after.filter((i) => i.timerId.startsWith('acceptance-') && i.status === 'pending')).toEqual([]);
-    expect(after.filter((i) => i.status === 'pending').map((i) => i.timerId).sort()).toEqual(
-      (await inProgressTimers(inDays(10))).ids,
-    );
+    expect(
+      after
+        .filter((i) => i.status === 'pending')
+        .map((i) => i.timerId)
+        .sort(),
+    ).toEqual((await inProgressTimers(inDays(10))).ids);
   }, 60_000);
 
   it('a category’s timer policy: refused when it does not fit, then applied to the category’s new tasks', async () => {
@@ -357,18 +377,28 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
       },
     });
     expect(bad.status).toBe(422);
-    expect(bad.body).toMatchObject({ code: 'TIMER_POLICY_INVALID', details: { errors: [{ path: '/timerPolicy/off/0', code: 'TIMER_POLICY_UNKNOWN_TIMER' }] } });
+    expect(bad.body).toMatchObject({
+      code: 'TIMER_POLICY_INVALID',
+      details: { errors: [{ path: '/timerPolicy/off/0', code: 'TIMER_POLICY_UNKNOWN_TIMER' }] },
+    });
     const badState = await patch({
       timerPolicy: { timers: [{ id: 'x', state: 'nowhere', after: 'PT1S', do: { kind: 'remind' } }] },
     });
     expect(badState.status).toBe(422);
-    expect(badState.body.details.errors).toEqual([expect.objectContaining({ path: '/timerPolicy/timers/0/state', code: 'TIMER_UNKNOWN_STATE' })]);
+    expect(badState.body.details.errors).toEqual([
+      expect.objectContaining({ path: '/timerPolicy/timers/0/state', code: 'TIMER_UNKNOWN_STATE' }),
+    ]);
 
     const policy = {
       off: ['progress-reminder'],
       timers: [
         { id: 'policy-urge', state: 'in_progress', after: 'PT1S', do: { kind: 'escalate', level: 1 } },
-        { id: 'three-working-days-left', state: 'in_progress', workingDaysBeforeDeadline: 3, do: { kind: 'remind', to: 'assignee', template: 'task.due_soon' } },
+        {
+          id: 'three-working-days-left',
+          state: 'in_progress',
+          workingDaysBeforeDeadline: 3,
+          do: { kind: 'remind', to: 'assignee', template: 'task.due_soon' },
+        },
       ],
     };
     const ok = await patch({ timerPolicy: policy });
@@ -648,6 +678,35 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     expect(dueSoon.map((n) => n.user_id).sort()).toEqual((await recipientsOf('xh-cgj')).sort());
     expect(await notificationsOf(task.id, 'task.escalation_urge')).toHaveLength((await leadersOf('xh-cgj')).length);
   }, 60_000);
+
+  it('the due-row drain pages through rows due at the same instant, and leaves out rows whose jobs failed for good', async () => {
+    const task = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inSeconds(3600), '同刻到期分页');
+    const at = new Date(Date.now() + 30 * 86400_000); // far ahead: no worker fires them during the test
+    const ids = Array.from({ length: 7 }, () => newId()).sort();
+    await t.ds.query(
+      `INSERT INTO task_timers (id, task_id, timer_id, state, due_at, status, do_action, task_version, last_error)
+       VALUES ${ids.map(() => "(?, ?, 'page-test', 'in_progress', ?, 'pending', '{\"kind\":\"remind\"}', 1, ?)").join(',')}`,
+      ids.flatMap((id, i) => [id, task.id, at, i === 3 ? 'failed after 8 attempts' : null]),
+    );
+    try {
+      const firing = worker.get(TimerFiringService);
+      const seen: string[] = [];
+      let cursor: { dueAt: Date; id: string } | undefined;
+      // other tests' pending rows due before `at` come first; the pages go on until the rows run out
+      for (let page = 0; page < 1000; page++) {
+        const rows = await firing.dueHeads(new Date(at.getTime() + 1000), 2, cursor);
+        if (!rows.length) break;
+        seen.push(...rows.map((r) => r.id).filter((id) => ids.includes(id)));
+        cursor = { dueAt: new Date(rows[rows.length - 1].due_at), id: rows[rows.length - 1].id };
+      }
+      expect(seen).toEqual(ids.filter((_, i) => i !== 3));
+    } finally {
+      await t.ds.query(
+        `UPDATE task_timers SET status = 'cancelled' WHERE id IN (${ids.map(() => '?').join(',')})`,
+        ids,
+      );
+    }
+  });
 
   it('an outbox row sent but never applied is published again after a minute', async () => {
     const task = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inDays(5), '广告牌匾整治');

@@ -14,12 +14,14 @@ function jobRecording() {
   return { job, delays };
 }
 
+const down = async () => false;
+const up = async () => true;
 const dbError = (code: string) => Object.assign(new Error(`connect ${code} 127.0.0.1:3306`), { code });
 
 describe('waitingOutOutages', () => {
   it('returns what the work returns', async () => {
     const { job, delays } = jobRecording();
-    expect(await waitingOutOutages(job, 'tok', async () => 42)).toBe(42);
+    expect(await waitingOutOutages(job, 'tok', async () => 42, down)).toBe(42);
     expect(delays).toEqual([]);
   });
 
@@ -29,9 +31,14 @@ describe('waitingOutOutages', () => {
       const { job, delays } = jobRecording();
       const before = Date.now();
       await expect(
-        waitingOutOutages(job, 'tok', async () => {
-          throw dbError(code);
-        }),
+        waitingOutOutages(
+          job,
+          'tok',
+          async () => {
+            throw dbError(code);
+          },
+          down,
+        ),
       ).rejects.toBeInstanceOf(DelayedError);
       expect(delays).toHaveLength(1);
       expect(delays[0].token).toBe('tok');
@@ -44,9 +51,14 @@ describe('waitingOutOutages', () => {
     const { job, delays } = jobRecording();
     const err = Object.assign(new Error('Duplicate entry'), { code: 'ER_DUP_ENTRY' });
     await expect(
-      waitingOutOutages(job, 'tok', async () => {
-        throw err;
-      }),
+      waitingOutOutages(
+        job,
+        'tok',
+        async () => {
+          throw err;
+        },
+        down,
+      ),
     ).rejects.toBe(err);
     expect(delays).toEqual([]);
   });
@@ -54,10 +66,30 @@ describe('waitingOutOutages', () => {
   it('without a lock token (a job run by hand) the error stands', async () => {
     const { job, delays } = jobRecording();
     await expect(
-      waitingOutOutages(job, undefined, async () => {
-        throw dbError('ECONNREFUSED');
-      }),
+      waitingOutOutages(
+        job,
+        undefined,
+        async () => {
+          throw dbError('ECONNREFUSED');
+        },
+        down,
+      ),
     ).rejects.toThrow('ECONNREFUSED');
+    expect(delays).toEqual([]);
+  });
+
+  it('a lost connection while the database answers pings is the job’s own fault: the attempt is spent', async () => {
+    const { job, delays } = jobRecording();
+    await expect(
+      waitingOutOutages(
+        job,
+        'tok',
+        async () => {
+          throw dbError('PROTOCOL_CONNECTION_LOST');
+        },
+        up,
+      ),
+    ).rejects.toThrow('PROTOCOL_CONNECTION_LOST');
     expect(delays).toEqual([]);
   });
 });

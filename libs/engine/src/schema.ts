@@ -120,7 +120,7 @@ export const WORKFLOW_DEFINITION_SCHEMA = {
               action: { type: 'string', minLength: 1 },
               level: { type: 'integer', minimum: 1 },
               to: { enum: [...NOTIFY_TARGETS] },
-              template: { type: 'string', minLength: 1, maxLength: 64 },
+              template: { type: 'string', minLength: 1 },
             },
           },
         },

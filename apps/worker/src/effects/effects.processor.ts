@@ -6,7 +6,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { withCorrelationId } from '@gridflow/common';
 import { NotificationService, RollUpService } from '@gridflow/domain';
 import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from '@gridflow/queue';
-import { waitingOutOutages } from '../dependency-wait.js';
+import { pingDatabase, waitingOutOutages } from '../dependency-wait.js';
 
 type Envelope<J extends JobName> = JobPayloads[J] & { outboxId: string; correlationId?: string | null };
 type Handler = (em: EntityManager, data: never) => Promise<unknown>;
@@ -32,6 +32,7 @@ export const EFFECTS_WORKER_OPTIONS = {
 export class EffectsProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(EffectsProcessor.name);
   private readonly handlers: Partial<Record<JobName, Handler>>;
+  private readonly databaseUp: () => Promise<boolean>;
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -39,6 +40,7 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
     rollUps: RollUpService,
   ) {
     super();
+    this.databaseUp = pingDatabase(ds);
     this.handlers = {
       [JobName.Notify]: (em, data: Envelope<JobName.Notify>) => notifications.deliver(em, data),
       [JobName.RollUp]: (em, data: Envelope<JobName.RollUp>) => rollUps.rollUp(em, data.taskId),
@@ -57,7 +59,9 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
     const outboxId = (job?.data as { outboxId?: string } | undefined)?.outboxId;
     this.logger.warn(`job ${job?.name} ${job?.id} failed (attempt ${job?.attemptsMade}): ${err.message}`);
     if (outboxId) {
-      await this.ds.query('UPDATE outbox SET last_error = ? WHERE id = ?', [err.message.slice(0, 2000), outboxId]).catch(() => undefined);
+      await this.ds
+        .query('UPDATE outbox SET last_error = ? WHERE id = ?', [err.message.slice(0, 2000), outboxId])
+        .catch(() => undefined);
     }
   }
 
@@ -72,17 +76,21 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
     const data = job.data as { outboxId?: string; correlationId?: string | null };
     if (!data.outboxId) throw new UnrecoverableError(`Job ${job.id} carries no outbox id`);
     // an unreachable database costs no attempt: the job sleeps until it is back (waitingOutOutages)
-    await waitingOutOutages(job, token, () =>
-      withCorrelationId(data.correlationId ?? `job-${job.id}`, () =>
-        this.ds.transaction(async (em) => {
-          const res = (await em.query('INSERT IGNORE INTO applied_effects (outbox_id, job_name) VALUES (?, ?)', [
-            data.outboxId,
-            job.name,
-          ])) as { affectedRows?: number };
-          if (!res.affectedRows) return; // already applied
-          await handler(em, data as never);
-        }),
-      ),
+    await waitingOutOutages(
+      job,
+      token,
+      () =>
+        withCorrelationId(data.correlationId ?? `job-${job.id}`, () =>
+          this.ds.transaction(async (em) => {
+            const res = (await em.query('INSERT IGNORE INTO applied_effects (outbox_id, job_name) VALUES (?, ?)', [
+              data.outboxId,
+              job.name,
+            ])) as { affectedRows?: number };
+            if (!res.affectedRows) return; // already applied
+            await handler(em, data as never);
+          }),
+        ),
+      this.databaseUp,
     );
   }
 }

@@ -8,7 +8,7 @@ import { withCorrelationId, type OutboundConfig } from '@gridflow/common';
 import { openWebhookSecret, SMS_SENDER, signWebhookBody, WebhookTargetRefused, type SmsSender } from '@gridflow/domain';
 import { JOB_QUEUE, JobName, QueueName } from '@gridflow/queue';
 import { outcomeOf, postWebhook, retryAfterMs, WebhookTimeout, type Outcome } from './webhook-http.js';
-import { waitingOutOutages } from '../dependency-wait.js';
+import { pingDatabase, waitingOutOutages } from '../dependency-wait.js';
 
 interface OutboundData {
   outboxId?: string;
@@ -68,12 +68,16 @@ export class OutboundProcessor extends WorkerHost implements OnApplicationBootst
   async process(job: Job, token?: string): Promise<void> {
     const data = job.data as OutboundData;
     // a receiver's failures spend attempts (they come back as outcomes); an unreachable database does not
-    await waitingOutOutages(job, token, () =>
-      withCorrelationId(data.correlationId ?? `job-${job.id}`, async () => {
-        if (job.name === JobName.DeliverWebhook && data.deliveryId) return this.deliverWebhook(job, data.deliveryId);
-        if (job.name === JobName.SendSms && data.smsId) return this.sendSms(job, data.smsId);
-        throw new UnrecoverableError(`Unknown or malformed outbound job ${job.name} ${job.id}`);
-      }),
+    await waitingOutOutages(
+      job,
+      token,
+      () =>
+        withCorrelationId(data.correlationId ?? `job-${job.id}`, async () => {
+          if (job.name === JobName.DeliverWebhook && data.deliveryId) return this.deliverWebhook(job, data.deliveryId);
+          if (job.name === JobName.SendSms && data.smsId) return this.sendSms(job, data.smsId);
+          throw new UnrecoverableError(`Unknown or malformed outbound job ${job.name} ${job.id}`);
+        }),
+      pingDatabase(this.ds),
     );
   }
 
@@ -215,7 +219,8 @@ export class OutboundProcessor extends WorkerHost implements OnApplicationBootst
         s.id,
       ]);
       if (last) await this.applied(outboxId, job.name);
-      throw e;
+      // the gateway's failure spends an attempt: its socket error codes must not read as the database being away
+      throw new Error(`sms send failed: ${(e as Error).message}`, { cause: e });
     }
     await this.ds.query("UPDATE sms_outbox SET status = 'sent', sent_at = NOW(3), driver = ? WHERE id = ?", [
       this.sms.driver,

@@ -132,3 +132,42 @@ describe('FireBatcher: shared and remembered firings', () => {
     expect(seen).toEqual([['a']]);
   });
 });
+
+describe('FireBatcher: what memory and outages do not hide', () => {
+  const pendingHead = (id: string) => ({
+    id,
+    task_id: 't',
+    due_at: new Date(0),
+    status: 'pending',
+    do_action: '{"kind":"remind"}',
+  });
+
+  it('fires a remembered row again when the caller has just read it as pending', async () => {
+    const calls: string[][] = [];
+    const batcher = new FireBatcher(
+      async (ids) => {
+        calls.push(ids);
+        return new Map(ids.map((id) => [id, fired]));
+      },
+      { maxSize: 10, maxInFlight: 1, remember: 10 },
+    );
+    await batcher.submit('a');
+    await batcher.submit('a'); // from memory
+    await batcher.submit('a', pendingHead('a')); // the database says pending: fired again
+    expect(calls).toEqual([['a'], ['a']]);
+  });
+
+  it('fails a whole batch at once when the database is unreachable, instead of retrying row by row', async () => {
+    const calls: string[][] = [];
+    const batcher = new FireBatcher(
+      async (ids) => {
+        calls.push(ids);
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED' });
+      },
+      { maxSize: 10, maxInFlight: 1 },
+    );
+    const results = await Promise.allSettled(['a', 'b', 'c'].map((id) => batcher.submit(id)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(calls).toEqual([['a', 'b', 'c']]);
+  });
+});

@@ -1,3 +1,4 @@
+import { isDependencyUnavailable } from '@gridflow/common';
 import type { FireOutcome, TimerHead } from '@gridflow/domain';
 
 export interface FireBatcherOptions {
@@ -47,7 +48,10 @@ export class FireBatcher {
   /** Fires a row (or joins its firing). `head` is the row as the caller just read it, sparing the batch a read. */
   submit(id: string, head?: TimerHead): Promise<FireOutcome> {
     const done = this.settled.get(id);
-    if (done) return Promise.resolve(done);
+    // a row the caller has just read as pending is fired whatever this worker remembers (a database restored to an
+    // earlier point, a row reset by an operator)
+    if (done && head?.status === 'pending') this.settled.delete(id);
+    else if (done) return Promise.resolve(done);
     const existing = this.known.get(id);
     if (existing) return existing.promise;
     let resolve!: (o: FireOutcome) => void;
@@ -61,6 +65,11 @@ export class FireBatcher {
     this.waiting.push(entry);
     this.schedule();
     return promise;
+  }
+
+  /** No row waits and no batch runs. */
+  get idle(): boolean {
+    return !this.waiting.length && !this.inFlight;
   }
 
   /** Whether a row waits for a batch or is in one. */
@@ -120,7 +129,11 @@ export class FireBatcher {
       );
       for (const e of batch) this.settle(e, outcomes);
     } catch (err) {
-      if (batch.length === 1) return this.fail(batch[0], err);
+      // one row at a time only helps when a row is at fault; with the database away every row would wait its turn
+      if (batch.length === 1 || isDependencyUnavailable(err)) {
+        for (const e of batch) this.fail(e, err);
+        return;
+      }
       for (const e of batch) {
         try {
           this.settle(e, await this.fireMany([e.id], heads));

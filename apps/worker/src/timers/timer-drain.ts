@@ -23,6 +23,7 @@ export interface TimerDrainOptions {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const COOL_DOWN_MS = 2_000;
 
 /**
  * Fires due timer rows straight from MySQL once a timer job has woken the worker, instead of waiting for each row's
@@ -42,7 +43,9 @@ export class TimerDrain {
   private stopped = false;
   private readonly backoff = new Map<string, number>();
   private watchTimer: NodeJS.Timeout | null = null;
-  private watching = false;
+  private watching: Promise<void> | null = null;
+  /** After a pass that failed (the database away), no new pass before this: one warning per cool-down, not per job. */
+  private coolUntil = 0;
 
   constructor(
     private readonly source: TimerDrainSource,
@@ -53,9 +56,12 @@ export class TimerDrain {
 
   /** Starts draining unless it already runs. */
   kick(): void {
-    if (this.running || this.stopped) return;
+    if (this.running || this.stopped || Date.now() < this.coolUntil) return;
     this.running = this.loop()
-      .catch((e: unknown) => this.onError(e))
+      .catch((e: unknown) => {
+        this.coolUntil = Date.now() + COOL_DOWN_MS;
+        this.onError(e);
+      })
       .finally(() => {
         this.running = null;
       });
@@ -65,17 +71,16 @@ export class TimerDrain {
   watch(): void {
     if (this.watchTimer || this.stopped) return;
     this.watchTimer = setInterval(() => {
-      if (this.running || this.watching) return;
-      this.watching = true;
+      if (this.running || this.watching || this.stopped) return;
       const now = Date.now();
-      this.source
+      this.watching = this.source
         .dueHeads(new Date(now - this.opts.overdueMs), 100)
         .then((rows) => {
           if (rows.some((r) => (this.backoff.get(r.id) ?? 0) <= now)) this.kick();
         })
         .catch(() => undefined) // the database is away: the next look tries again
         .finally(() => {
-          this.watching = false;
+          this.watching = null;
         });
     }, this.opts.watchEveryMs);
     this.watchTimer.unref();
@@ -88,7 +93,7 @@ export class TimerDrain {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
-    await this.running;
+    await Promise.all([this.running, this.watching]);
   }
 
   private async loop(): Promise<void> {
@@ -108,6 +113,9 @@ export class TimerDrain {
         const next = await this.source.nextDueAfter(new Date(started));
         if (!next || next.getTime() - Date.now() > this.opts.lookaheadMs) return;
         await sleep(Math.max(this.opts.pollMs - (Date.now() - started), next.getTime() - Date.now(), 0));
+        // with nothing in flight, look from the start again: rows behind the cursor (committed late, back from a
+        // back-off) are not left to their jobs while the drain keeps running
+        if (this.batcher.idle) cursor = undefined;
       }
       await this.batcher.whenWaitingBelow(this.opts.maxWaiting);
       if (this.backoff.size > 10_000) this.forgetExpired();

@@ -1,11 +1,13 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { DataSource } from 'typeorm';
 import { withCorrelationId, type WorkerConfig } from '@gridflow/common';
 import { type FireOutcome, TimerFiringService } from '@gridflow/domain';
 import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from '@gridflow/queue';
-import { waitingOutOutages } from '../dependency-wait.js';
+import { pingDatabase, waitingOutOutages } from '../dependency-wait.js';
 import { FireBatcher } from './fire-batcher.js';
 import { TimerDrain, type TimerDrainOptions } from './timer-drain.js';
 
@@ -52,6 +54,7 @@ export class TimersProcessor extends WorkerHost implements OnApplicationBootstra
   constructor(
     private readonly firing: TimerFiringService,
     private readonly config: ConfigService,
+    @InjectDataSource() private readonly ds: DataSource,
   ) {
     super();
     this.batcher = new FireBatcher((ids, known) => this.firing.fireMany(ids, new Date(), known), TIMER_BATCH);
@@ -72,10 +75,14 @@ export class TimersProcessor extends WorkerHost implements OnApplicationBootstra
     this.drain.watch();
   }
 
-  /** Before the connections close: no new drain pass, and the batches it started finish. */
+  /**
+   * Before the connections close (TypeORM and the BullMQ workers close in the next phase): no new job, no new drain
+   * pass, and the batches already started finish.
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.worker.close();
     await this.drain.stop();
-    await this.batcher.whenIdle(10_000);
+    await this.batcher.whenIdle(30_000);
   }
 
   async process(job: Job, token?: string): Promise<FireOutcome['kind']> {
@@ -83,8 +90,11 @@ export class TimersProcessor extends WorkerHost implements OnApplicationBootstra
     const data = job.data as JobPayloads[JobName.FireTimer] & { correlationId?: string | null };
     if (!data.timerRowId) throw new UnrecoverableError(`Job ${job.id} carries no timer row id`);
     this.drain.kick();
-    const outcome = await waitingOutOutages(job, token, () =>
-      withCorrelationId(data.correlationId ?? `job-${job.id}`, () => this.batcher.submit(data.timerRowId)),
+    const outcome = await waitingOutOutages(
+      job,
+      token,
+      () => withCorrelationId(data.correlationId ?? `job-${job.id}`, () => this.batcher.submit(data.timerRowId)),
+      pingDatabase(this.ds),
     );
     if (outcome.kind === 'not-due') {
       await job.moveToDelayed(outcome.dueAt.getTime(), token);

@@ -113,23 +113,23 @@ export class TimerFiringService {
 
   /**
    * Pending rows due by `now`, oldest first, after the cursor `(due_at, id)` when one is given: what the due-row
-   * drain fires without waiting for each row's job (index ix_task_timers_due).
+   * drain fires without waiting for each row's job (index ix_task_timers_due). Rows whose jobs failed for good
+   * (`last_error` set) are left out.
    */
   async dueHeads(now: Date, limit: number, after?: { dueAt: Date; id: string }): Promise<TimerHead[]> {
-    const rows = (await this.ds.query(
+    // rows whose jobs failed for good (last_error) wait for an operator, as in the sweeper
+    return (await this.ds.query(
       `SELECT id, task_id, due_at, status, do_action FROM task_timers
-        WHERE status = 'pending' AND due_at <= ?${after ? ' AND due_at >= ?' : ''} ORDER BY due_at, id LIMIT ?`,
-      after ? [now, after.dueAt, limit] : [now, limit],
+        WHERE status = 'pending' AND last_error IS NULL AND due_at <= ?${after ? ' AND (due_at > ? OR (due_at = ? AND id > ?))' : ''}
+        ORDER BY due_at, id LIMIT ?`,
+      after ? [now, after.dueAt, after.dueAt, after.id, limit] : [now, limit],
     )) as TimerHead[];
-    if (!after) return rows;
-    const at = after.dueAt.getTime();
-    return rows.filter((r) => new Date(r.due_at).getTime() > at || r.id > after.id);
   }
 
   /** The due time of the next pending row due after `now`, if any. */
   async nextDueAfter(now: Date): Promise<Date | null> {
     const [row] = (await this.ds.query(
-      "SELECT MIN(due_at) AS next FROM task_timers WHERE status = 'pending' AND due_at > ?",
+      "SELECT MIN(due_at) AS next FROM task_timers WHERE status = 'pending' AND last_error IS NULL AND due_at > ?",
       [now],
     )) as { next: Date | string | null }[];
     return row?.next ? new Date(row.next) : null;

@@ -79,7 +79,8 @@ export class HandoffItemDto {
   @ApiPropertyOptional({ description: 'Assistance mode, rights and obligations', example: { assistanceMode: '技术指导', obligations: '按月报送进度' } })
   @IsOptional()
   @IsObject()
-  @MaxJsonBytes()
+  // below the TEXT column's 65,535 bytes: an extension request later adds `pendingExtension` to the terms
+  @MaxJsonBytes(60_000)
   terms?: Record<string, unknown>;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 1 })
