@@ -2229,7 +2229,25 @@ describe('fuzzing request bodies and queries (e2e)', () => {
           },
         ],
       };
-      const cases: [string, 'post' | 'patch', string, Session, Record<string, unknown>][] = [
+      type Case = [string, 'post' | 'patch', string, Session, Record<string, unknown>];
+      const handoffWithTerms = (what: string, notes: string): Case => [
+        what,
+        'post',
+        `/api/v1/tasks/${parent}/handoffs`,
+        dept,
+        {
+          handoffs: [
+            {
+              assigneeOrgUnitId: jd1Id,
+              title: '条款过长',
+              fundingFen: 1,
+              grants: [{ powerCode: 'ORDER_RECTIFICATION' }],
+              terms: { notes },
+            },
+          ],
+        },
+      ];
+      const cases: Case[] = [
         [
           '50 events of 64 characters',
           'post',
@@ -2281,40 +2299,8 @@ describe('fuzzing request bodies and queries (e2e)', () => {
           admin,
           { timerPolicy: longTemplate },
         ],
-        [
-          'terms of 70000 characters',
-          'post',
-          `/api/v1/tasks/${parent}/handoffs`,
-          dept,
-          {
-            handoffs: [
-              {
-                assigneeOrgUnitId: jd1Id,
-                title: '条款过长',
-                fundingFen: 1,
-                grants: [{ powerCode: 'ORDER_RECTIFICATION' }],
-                terms: { notes: 'x'.repeat(70_000) },
-              },
-            ],
-          },
-        ],
-        [
-          'terms of 30000 Chinese characters (90000 bytes)',
-          'post',
-          `/api/v1/tasks/${parent}/handoffs`,
-          dept,
-          {
-            handoffs: [
-              {
-                assigneeOrgUnitId: jd1Id,
-                title: '条款过长',
-                fundingFen: 1,
-                grants: [{ powerCode: 'ORDER_RECTIFICATION' }],
-                terms: { notes: '按月报送'.repeat(7_500) },
-              },
-            ],
-          },
-        ],
+        handoffWithTerms('terms of 70000 characters', 'x'.repeat(70_000)),
+        handoffWithTerms('terms of 30000 Chinese characters (90000 bytes)', '按月报送'.repeat(7_500)),
       ];
       const wrong: string[] = [];
       for (const [what, m, url, s, body] of cases) {
