@@ -37,6 +37,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
+import { SERVICE_NODE_FLAGS } from '@gridflow/common';
 import {
   bestTransitionCeiling,
   cpuSeconds,
@@ -160,7 +161,8 @@ async function freePort(): Promise<number> {
 
 function startService(name: string, script: string, env: NodeJS.ProcessEnv): Service {
   const extra = (BASE_ENV.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, distPath(script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // the Node flags scripts/start runs the services with, then any of the benchmark's own
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...extra, distPath(script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   // BENCH_LOG_DIR=<dir> keeps the whole output of each process there
   const file = BASE_ENV.BENCH_LOG_DIR ? createWriteStream(`${BASE_ENV.BENCH_LOG_DIR}/${name}-${process.pid}.log`) : null;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createConnection as createDbConnection } from 'mysql2/promise';
+import { SERVICE_NODE_FLAGS } from '../libs/common/src/config/node-flags.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -330,5 +331,12 @@ export class PrivateRedis {
 export function appProcess(name: 'api' | 'worker', dirs: RunDirs, env: NodeJS.ProcessEnv): Managed {
   const entry = name === 'api' ? 'dist/apps/api/src/main.js' : 'dist/apps/worker/src/main.js';
   // the trailing marker names the run, so a process of this run is recognisable in `ps`
-  return new Managed(name, dirs, process.execPath, () => [entry, `--gridflow-fault-run=${dirs.work}`], env);
+  // the Node flags scripts/start runs them with
+  return new Managed(
+    name,
+    dirs,
+    process.execPath,
+    () => [...SERVICE_NODE_FLAGS, entry, `--gridflow-fault-run=${dirs.work}`],
+    env,
+  );
 }

@@ -1,6 +1,7 @@
 export * from './config/env.js';
 export * from './config/configuration.js';
 export * from './config/config.module.js';
+export * from './config/node-flags.js';
 export * from './errors/error-codes.js';
 export * from './errors/domain-error.js';
 export * from './errors/exception.filter.js';
