@@ -1,8 +1,8 @@
-import { Body, Controller, Get, Module, Param, ParseIntPipe, Put } from '@nestjs/common';
-import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Module, Param, Put } from '@nestjs/common';
+import { ApiParam, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
-import { Auth, Authenticated, Permission, type Principal } from '@gridflow/common';
+import { Auth, Authenticated, DomainError, ErrorCode, Permission, type Principal } from '@gridflow/common';
 import { CalendarModule, CalendarService } from '@gridflow/domain';
 
 class CalendarDayDto {
@@ -47,21 +47,43 @@ class PutCalendarDto {
  * The working-day calendar used for deadlines and the escalation ladder: public holidays and make-up working days
  * per year. Everyone reads it; administrators replace a year (the shipped State Council schedule is the default).
  */
+/**
+ * The `:year` segment: exactly four digits. Typed as a string so that the global pipe does not read it with Number()
+ * first (which took `0x7E8`, `2026.0` and ` 2026` for years).
+ */
+function parseYear(raw: string): number {
+  if (!/^\d{4}$/.test(raw))
+    throw new DomainError(ErrorCode.VALIDATION_FAILED, 'The year must be four digits, e.g. 2026', [
+      { field: 'year', errors: ['must be four digits'] },
+    ]);
+  return Number(raw);
+}
+
+const YearParam = () =>
+  ApiParam({
+    name: 'year',
+    description: 'Four digits, 2000–2100',
+    example: '2026',
+    schema: { type: 'string', pattern: '^[0-9]{4}$' },
+  });
+
 @ApiTags('calendar')
 @Controller('calendar')
 export class CalendarController {
   constructor(private readonly calendar: CalendarService) {}
 
   @Get(':year')
+  @YearParam()
   @Authenticated({ permission: Permission.CatalogRead })
-  get(@Param('year', ParseIntPipe) year: number) {
-    return this.calendar.year(year);
+  get(@Param('year') year: string) {
+    return this.calendar.year(parseYear(year));
   }
 
   @Put(':year')
+  @YearParam()
   @Authenticated({ permission: Permission.CatalogWrite })
-  put(@Auth() principal: Principal, @Param('year', ParseIntPipe) year: number, @Body() dto: PutCalendarDto) {
-    return this.calendar.replaceYear(principal, year, { days: dto.days, note: dto.note ?? null });
+  put(@Auth() principal: Principal, @Param('year') year: string, @Body() dto: PutCalendarDto) {
+    return this.calendar.replaceYear(principal, parseYear(year), { days: dto.days, note: dto.note ?? null });
   }
 }
 
