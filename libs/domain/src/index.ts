@@ -24,6 +24,7 @@ export * from './notifications/notification-channels.service.js';
 export * from './notifications/webhook-admin.service.js';
 export * from './notifications/sms.js';
 export * from './tasks/handoff-rules.js';
+export * from './tasks/transaction-retry.js';
 export * from './tasks/handoff.usecase.js';
 export * from './tasks/expense.usecase.js';
 export * from './calendar/working-days.js';

@@ -4,13 +4,28 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import { SupervisionService } from '@gridflow/domain';
+import { isDeadlock, SupervisionService } from '@gridflow/domain';
 import { JOB_OPTIONS, JobName, outboxJobRoute, QueueName, timerJobId } from '@gridflow/queue';
 
 /** How often the sweep runs (and once at boot). */
 export const SWEEP_EVERY_MS = 30_000;
 /** Pending timers due within this horizon have their delayed job checked (and re-added when Redis lost it). */
 export const SWEEP_HORIZON_MS = 60_000;
+/** After a sweep lost to a lock conflict (deadlock victim, lock wait timeout), the next one comes this soon. */
+export const SWEEP_RETRY_MS = 1_000;
+/** …at most this many times in a row; then the sweep waits its full period again. */
+export const SWEEP_QUICK_RETRIES = 3;
+
+/**
+ * When the next sweep runs: after a sweep that lost a lock conflict to a task action, soon (the conflict is over in
+ * milliseconds, and the timers it would have rescheduled should not wait 30 s); otherwise after the full period.
+ */
+export function nextSweepDelay(failure: unknown, quickRetriesSoFar: number): number {
+  const code = (failure as { code?: string } | null)?.code;
+  const lockConflict = isDeadlock(failure) || code === 'ER_LOCK_WAIT_TIMEOUT';
+  return lockConflict && quickRetriesSoFar < SWEEP_QUICK_RETRIES ? SWEEP_RETRY_MS : SWEEP_EVERY_MS;
+}
+
 /** A pending timer this far past its due time is looked at closely: its job's state, not only its existence. */
 export const SWEEP_GRACE_MS = 5_000;
 /** An outbox row sent this long ago with no applied effect has its job checked (and is republished when lost). */
@@ -71,17 +86,22 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private async run(): Promise<void> {
+    let quickRetries = 0;
     while (!this.stopped) {
+      let failure: unknown = null;
       try {
         const r = await this.sweepOnce();
         if (r.timersRescheduled || r.timersPromoted || r.outboxRepublished)
           this.logger.warn(`sweep repaired: ${JSON.stringify(r)}`);
       } catch (e) {
+        failure = e;
         this.logger.warn(`sweep: ${(e as Error).message}`);
       }
       if (this.stopped) break;
+      const wait = nextSweepDelay(failure, quickRetries);
+      quickRetries = wait < SWEEP_EVERY_MS ? quickRetries + 1 : 0;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, SWEEP_EVERY_MS);
+        const t = setTimeout(resolve, wait);
         this.wake = () => {
           clearTimeout(t);
           resolve();
