@@ -6,8 +6,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { Redis } from 'ioredis';
-import { runCeilings } from './ceilings.js';
+import { deleteRedisKeys, runCeilings } from './ceilings.js';
 import { runEngineVsBpmn } from './engine-vs-bpmn.js';
 import { runFanout } from './fanout.js';
 import { runHttp } from './http-lifecycle.js';
@@ -58,14 +57,5 @@ console.log(`\nwritten bench/results/${stamp}.json and .md`);
 
 // the phases that run the API or the worker in this process leave their queues under this run's own prefix
 const prefix = process.env.REDIS_PREFIX;
-if (prefix?.startsWith('gfbench')) {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: false, maxRetriesPerRequest: 1 });
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-}
+if (prefix?.startsWith('gfbench')) await deleteRedisKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix);
 process.exit(0);
