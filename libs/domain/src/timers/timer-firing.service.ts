@@ -126,13 +126,17 @@ export class TimerFiringService {
     )) as TimerHead[];
   }
 
-  /** The due time of the next pending row due after `now`, if any. */
+  /**
+   * The due time of the next pending row due after `now`, if any. An ordered read that stops at the first row: MariaDB
+   * answers `MIN(due_at)` with this filter (`last_error` is not in the index) by reading every pending row after `now`
+   * (about 350 ms with 100,000 pending), and the drain waits for this answer between its passes.
+   */
   async nextDueAfter(now: Date): Promise<Date | null> {
     const [row] = (await this.ds.query(
-      "SELECT MIN(due_at) AS next FROM task_timers WHERE status = 'pending' AND last_error IS NULL AND due_at > ?",
+      "SELECT due_at FROM task_timers WHERE status = 'pending' AND due_at > ? AND last_error IS NULL ORDER BY due_at LIMIT 1",
       [now],
-    )) as { next: Date | string | null }[];
-    return row?.next ? new Date(row.next) : null;
+    )) as { due_at: Date | string }[];
+    return row ? new Date(row.due_at) : null;
   }
 
   /** Fires one timer row. */
