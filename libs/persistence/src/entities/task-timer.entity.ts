@@ -7,7 +7,7 @@ import { jsonTransformer, type JsonObject } from './transformers.js';
  */
 @Entity({ name: 'task_timers' })
 @Index('ix_task_timers_due', ['status', 'dueAt'])
-@Index('ix_task_timers_task', ['taskId', 'status'])
+@Index('ix_task_timers_task', ['taskId'])
 export class TaskTimerEntity {
   @PrimaryColumn({ type: 'char', length: 36 })
   id: string;

@@ -6,6 +6,7 @@ import { NotificationChannels1763900400000 } from './1763900400000-notification-
 import { TaskListIndexes1763900600000 } from './1763900600000-task-list-indexes.js';
 import { WebhookSecretsDeleteResend1763900700000 } from './1763900700000-webhook-secrets-delete-resend.js';
 import { CategoryTimerPolicy1763900800000 } from './1763900800000-category-timer-policy.js';
+import { TimerTaskIndex1763900900000 } from './1763900900000-timer-task-index.js';
 
 /** Every migration, in order. New migrations are appended; applied ones are never edited. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   TaskListIndexes1763900600000,
   WebhookSecretsDeleteResend1763900700000,
   CategoryTimerPolicy1763900800000,
+  TimerTaskIndex1763900900000,
 ];
