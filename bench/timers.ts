@@ -24,7 +24,7 @@ import { createConnection } from 'mysql2/promise';
 import type { DataSource } from 'typeorm';
 import { newId } from '@gridflow/common';
 import { createDataSource, migrate, seedDemoDistrict, seedWorkflows, splitDatabaseUrl } from '@gridflow/persistence';
-import { createRedis, JOB_OPTIONS, JobName, QueueName, redisOptions, timerJobId } from '@gridflow/queue';
+import { createRedis, QueueName, redisOptions, timerJobs } from '@gridflow/queue';
 import { TIMER_CONCURRENCY } from '../apps/worker/src/timers/timers.processor.js';
 import { printTable, type BenchFigure } from './report.js';
 
@@ -142,19 +142,10 @@ async function gridflowTimers(opts: { due: number; pending: number; ds: DataSour
           c.flatMap((r) => [r.id, r.taskId, r.dueAt, remind]),
         ),
       );
+    // the jobs the outbox relay adds for these rows (timerJobs), added straight to the queue
     const addJobs = (rows: { id: string; taskId: string; dueAt: Date }[]) =>
       inChunks(rows, (c) =>
-        queue.addBulk(
-          c.map((r) => ({
-            name: JobName.FireTimer,
-            data: { timerRowId: r.id, taskId: r.taskId, dueAt: r.dueAt.toISOString() },
-            opts: {
-              ...JOB_OPTIONS[JobName.FireTimer],
-              jobId: timerJobId(r.id),
-              delay: Math.max(0, r.dueAt.getTime() - Date.now()),
-            },
-          })),
-        ),
+        queue.addBulk(timerJobs(c.map((r) => ({ timerRowId: r.id, taskId: r.taskId, dueAt: r.dueAt.toISOString() })))),
       );
     // the pending backlog: far in the future, spread over the same tasks
     const pending = Array.from({ length: opts.pending }, (_, i) => ({

@@ -6,7 +6,14 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { newId, type Principal } from '@gridflow/common';
 import { CalendarService, TaskShell, TimerFiringService } from '@gridflow/domain';
-import { createRedis, QueueName, timerJobId } from '@gridflow/queue';
+import {
+  createRedis,
+  QueueName,
+  TIMER_JOB_GRACE_MS,
+  TIMER_WAKE_SLOT_MS,
+  timerJobId,
+  timerWakeJobId,
+} from '@gridflow/queue';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { TimerSweeper } from '../../apps/worker/src/timers/timer-sweeper.service.js';
 import { createTestApp, login, unitId, waitFor, type Session, type TestApp } from '../helpers/app.js';
@@ -544,11 +551,17 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     // 0.8 of the way from the approval to the new due time
     const expected = approvedAt + 0.8 * (Date.parse(newDue) - approvedAt);
     expect(Math.abs(new Date(progress.due_at).getTime() - expected)).toBeLessThan(60_000);
-    // new delayed jobs, due at the new times
+    // new delayed jobs: the wake-up of the due-row drain at the start of each new time's slot, and each row's own job
+    // TIMER_JOB_GRACE_MS after it
     for (const r of fresh) {
+      const due = new Date(r.due_at).getTime();
       const job = await waitFor(() => queue.getJob(timerJobId(r.id)), 5000, 50);
       expect(await job.getState()).toBe('delayed');
-      expect(Math.abs(job.timestamp + (job.opts.delay ?? 0) - new Date(r.due_at).getTime())).toBeLessThan(2000);
+      expect(Math.abs(job.timestamp + (job.opts.delay ?? 0) - (due + TIMER_JOB_GRACE_MS))).toBeLessThan(1000);
+      const slot = due - (due % TIMER_WAKE_SLOT_MS);
+      const wake = await waitFor(() => queue.getJob(timerWakeJobId(slot)), 5000, 50);
+      expect(await wake.getState()).toBe('delayed');
+      expect(Math.abs(wake.timestamp + (wake.opts.delay ?? 0) - slot)).toBeLessThan(1000);
     }
     // the old jobs, should they still fire, find their rows cancelled
     expect(await worker.get(TimerFiringService).fire(oldDeadline.id, new Date(Date.parse(newDue) + 1000))).toEqual({

@@ -1,5 +1,5 @@
 import type { JobsOptions } from 'bullmq';
-import { JOB_QUEUE, JobName, QueueName } from './queues.js';
+import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from './queues.js';
 
 const effect: JobsOptions = {
   attempts: 8,
@@ -15,6 +15,8 @@ export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   [JobName.RollUp]: effect,
   // firing is idempotent (the row is the truth): completed timer jobs need not be kept
   [JobName.FireTimer]: { ...effect, removeOnComplete: true },
+  // a wake-up only starts the drain (which reads MySQL): nothing to retry or keep
+  [JobName.WakeTimers]: { attempts: 1, removeOnComplete: true, removeOnFail: true },
   // defaults; the relay applies WEBHOOK_MAX_ATTEMPTS / WEBHOOK_BACKOFF_MS (see outboundJobOptions)
   [JobName.DeliverWebhook]: {
     ...effect,
@@ -53,6 +55,55 @@ export const outboxJobId = (outboxId: string | number) => jobId('outbox', outbox
 
 /** The job id of a timer row: scheduling the same timer twice yields one delayed job. */
 export const timerJobId = (timerRowId: string) => jobId('timer', timerRowId);
+
+/**
+ * A timer row's own job runs this long after the row's due time. At the due time the row is fired by the due-row
+ * drain, which the slot's WakeTimers job wakes; the row's job is the guarantee for a row the drain did not fire (the
+ * drain's batch failed, the worker stopped), and it finds a fired row settled. Kept out of the due time itself, the
+ * jobs of a burst of rows due together do not compete with the burst's firing for Redis and the worker's CPU.
+ */
+export const TIMER_JOB_GRACE_MS = 2_000;
+/** Rows due within the same slot of this length share one WakeTimers job, due at the slot's start. */
+export const TIMER_WAKE_SLOT_MS = 100;
+
+/** The job id of the wake-up of the slot starting at `slotStartMs`: the rows of one slot share one job. */
+export const timerWakeJobId = (slotStartMs: number) => jobId('timers-wake', slotStartMs);
+
+/**
+ * The jobs that schedule timer rows: one delayed FireTimer job per row under its deterministic id, due
+ * TIMER_JOB_GRACE_MS after the row, and one WakeTimers job per TIMER_WAKE_SLOT_MS slot the rows fall in, due at the
+ * slot's start (a slot already begun wakes the drain at once). Adding them twice yields the same jobs, except that a
+ * wake-up that has run already runs again: it only wakes the drain.
+ */
+export function timerJobs(
+  rows: (JobPayloads[JobName.FireTimer] & Record<string, unknown>)[],
+  now = Date.now(),
+): { name: JobName; data: Record<string, unknown>; opts: JobsOptions }[] {
+  const jobs: { name: JobName; data: Record<string, unknown>; opts: JobsOptions }[] = [];
+  const slots = new Set<number>();
+  for (const row of rows) {
+    // the row is the truth: a payload without a readable due time wakes the worker now, and the firing reads the row
+    const parsed = Date.parse(row.dueAt);
+    const due = Number.isNaN(parsed) ? now : parsed;
+    jobs.push({
+      name: JobName.FireTimer,
+      data: row,
+      opts: {
+        ...JOB_OPTIONS[JobName.FireTimer],
+        jobId: timerJobId(row.timerRowId),
+        delay: Math.max(0, due + TIMER_JOB_GRACE_MS - now),
+      },
+    });
+    slots.add(due - (due % TIMER_WAKE_SLOT_MS));
+  }
+  for (const at of slots)
+    jobs.push({
+      name: JobName.WakeTimers,
+      data: { at } satisfies JobPayloads[JobName.WakeTimers],
+      opts: { ...JOB_OPTIONS[JobName.WakeTimers], jobId: timerWakeJobId(at), delay: Math.max(0, at - now) },
+    });
+  return jobs;
+}
 
 /** The job id of a webhook delivery row: queueing the same delivery twice yields one job. */
 export const webhookJobId = (deliveryId: string) => jobId('webhook', deliveryId);

@@ -19,8 +19,14 @@ export enum JobName {
   Notify = 'notify',
   /** Recompute a parent task's progress and child counts from its children, then move up the tree. */
   RollUp = 'roll-up',
-  /** Fire one task_timers row (a delayed job; the row is the truth). */
+  /**
+   * Fire one task_timers row (a delayed job; the row is the truth). It runs TIMER_JOB_GRACE_MS after the row's due
+   * time: the row is normally fired at its due time by the due-row drain, which a WakeTimers job wakes; this job is
+   * the guarantee for a row the drain did not fire.
+   */
   FireTimer = 'fire-timer',
+  /** Wake the due-row drain at the start of a slot in which timer rows come due (one job per slot, shared). */
+  WakeTimers = 'wake-timers',
   /** POST one webhook_deliveries row to its endpoint (the row is the truth; a delivered row is a no-op). */
   DeliverWebhook = 'deliver-webhook',
   /** Send one sms_outbox row through the configured SMS driver (a sent row is a no-op). */
@@ -41,6 +47,8 @@ export interface JobPayloads {
   };
   [JobName.RollUp]: { taskId: string };
   [JobName.FireTimer]: { timerRowId: string; taskId: string; dueAt: string };
+  /** The slot's start, in epoch milliseconds. */
+  [JobName.WakeTimers]: { at: number };
   [JobName.DeliverWebhook]: { deliveryId: string };
   [JobName.SendSms]: { smsId: string };
 }
@@ -51,6 +59,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.Notify]: QueueName.Effects,
   [JobName.RollUp]: QueueName.Effects,
   [JobName.FireTimer]: QueueName.Timers,
+  [JobName.WakeTimers]: QueueName.Timers,
   [JobName.DeliverWebhook]: QueueName.Outbound,
   [JobName.SendSms]: QueueName.Outbound,
 };

@@ -2,19 +2,20 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Queue } from 'bullmq';
+import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { OutboundConfig, WorkerConfig } from '@gridflow/common';
 import {
   JOB_OPTIONS,
   JobName,
+  type JobPayloads,
   outboundJobOptions,
   outboxJobId,
   outboxJobRoute,
   QueueName,
   REDIS,
-  timerJobId,
+  timerJobs,
 } from '@gridflow/queue';
 import { WORKER_ID } from '../maintenance/heartbeat.handler.js';
 import { MaintenanceProcessor } from '../maintenance/maintenance.processor.js';
@@ -138,16 +139,30 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           WHERE sent_at IS NULL ORDER BY id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
       )) as OutboxRow[];
       if (!rows.length) return 0;
-      const jobs: ReturnType<OutboxRelay['toJob']>[] = [];
+      const jobs: { name: string; queueName: QueueName; data: Record<string, unknown>; opts: JobsOptions }[] = [];
       const rollUps = new Map<string, OutboxRow>();
+      const timers: OutboxRow[] = [];
       for (const row of rows) {
         if (row.job_name === JobName.RollUp && row.aggregate_id) {
           rollUps.set(row.aggregate_id, row); // the latest row for a parent wins
           continue;
         }
+        if (row.job_name === JobName.FireTimer) {
+          timers.push(row);
+          continue;
+        }
         jobs.push(this.toJob(row, outboxJobId(row.id)));
       }
       for (const row of rollUps.values()) jobs.push(this.toJob(row, outboxJobId(row.id)));
+      // a job per timer row as its guarantee, and the wake-ups of the due-row drain (shared by rows due together)
+      for (const job of timerJobs(
+        timers.map((row) => ({
+          ...(JSON.parse(row.payload) as JobPayloads[JobName.FireTimer]),
+          outboxId: String(row.id),
+          correlationId: row.correlation_id,
+        })),
+      ))
+        jobs.push({ ...job, queueName: QueueName.Timers });
       // roll-up rows folded into a later row of the same parent are applied by that row's job
       const folded = rows.filter(
         (r) => r.job_name === JobName.RollUp && r.aggregate_id && rollUps.get(r.aggregate_id) !== r,
@@ -188,16 +203,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private toJob(row: OutboxRow, id: string) {
     const name = row.job_name as JobName;
     const payload = JSON.parse(row.payload) as Record<string, unknown>;
-    if (name === JobName.FireTimer) {
-      // a delayed job per timer row, woken at its due time
-      const delay = Math.max(0, Date.parse(String(payload.dueAt)) - Date.now());
-      return {
-        name,
-        queueName: QueueName.Timers,
-        data: { ...payload, outboxId: String(row.id), correlationId: row.correlation_id },
-        opts: { ...JOB_OPTIONS[name], jobId: timerJobId(String(payload.timerRowId)), delay },
-      };
-    }
     if (name === JobName.DeliverWebhook || name === JobName.SendSms) {
       // an outbound delivery: retried with the configured backoff, under the delivery row's own id
       const route = outboxJobRoute(name, payload, String(row.id));

@@ -1,11 +1,11 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { JobsOptions, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { isDeadlock, SupervisionService } from '@gridflow/domain';
-import { JOB_OPTIONS, JobName, outboxJobRoute, QueueName, timerJobId } from '@gridflow/queue';
+import { JobName, outboxJobRoute, QueueName, timerJobId, timerJobs } from '@gridflow/queue';
 
 /** How often the sweep runs (and once at boot). */
 export const SWEEP_EVERY_MS = 30_000;
@@ -52,7 +52,8 @@ interface DueTimer {
 /**
  * Rebuilds what Redis may have lost from MySQL, the truth. At boot and every 30 s:
  * - pending timers due within the next minute (or already due) whose delayed job is missing — Redis restarted or
- *   flushed — get it back under the same deterministic id `timer-<row>`; a pending timer well past its due time whose
+ *   flushed — get it back under the same deterministic id `timer-<row>`, with the wake-up of the due-row drain at the row's
+ *   due time (`timerJobs`); a pending timer well past its due time whose
  *   job is still delayed is promoted, and one whose job completed is re-enqueued (the firing is idempotent);
  * - outbox rows marked sent more than a minute ago, never applied, and whose job is gone are handed back to the
  *   relay (their job ids are deterministic too, so a job that still exists is never duplicated);
@@ -168,22 +169,23 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
         }
       }
       if (lost.length) {
-        await this.timers.addBulk(lost.map((r) => this.timerJob(r, now)));
+        await this.timers.addBulk(
+          timerJobs(
+            lost.map((r) => ({
+              timerRowId: r.id,
+              taskId: r.task_id,
+              dueAt: new Date(r.due_at).toISOString(),
+              correlationId: `sweep-${r.id}`,
+            })),
+            now,
+          ),
+        );
         report.timersRescheduled += lost.length;
       }
       const last = rows[rows.length - 1];
       after = { due: new Date(last.due_at), id: last.id };
       if (rows.length < BATCH) return;
     }
-  }
-
-  private timerJob(r: DueTimer, now: number): { name: string; data: Record<string, unknown>; opts: JobsOptions } {
-    const dueAt = new Date(r.due_at);
-    return {
-      name: JobName.FireTimer,
-      data: { timerRowId: r.id, taskId: r.task_id, dueAt: dueAt.toISOString(), correlationId: `sweep-${r.id}` },
-      opts: { ...JOB_OPTIONS[JobName.FireTimer], jobId: timerJobId(r.id), delay: Math.max(0, dueAt.getTime() - now) },
-    };
   }
 
   /** Outbox rows sent but never applied whose job is gone go back to the relay (sent_at = NULL). */

@@ -33,10 +33,12 @@ export const TIMER_DRAIN: TimerDrainOptions = {
 };
 
 /**
- * Wakes at a timer row's due time (a BullMQ delayed job with the id `timer-<row>`) and fires the row. The row is the
- * truth: the firing re-reads it and the task, so a duplicate or late delivery of a fired or cancelled timer changes
- * nothing. A job that arrives before the row's due time is put back to sleep until then. Every job also wakes the
- * due-row drain, which fires a burst of rows due together from MySQL ahead of their jobs (TimerDrain).
+ * Fires timer rows at their due time. A WakeTimers job (one per 100 ms slot in which rows come due, `timerJobs`) wakes
+ * the due-row drain, which reads the rows due by now from MySQL and fires them in batches (TimerDrain, FireBatcher).
+ * Each row also has its own delayed job, `timer-<row>`, due TIMER_JOB_GRACE_MS after the row: it fires a row the
+ * drain did not (and wakes the drain too); for a row the drain fired it is answered from the batcher's memory or by a
+ * read. The row is the truth: the firing re-reads it and the task, so a duplicate or late delivery of a fired or
+ * cancelled timer changes nothing. A job that arrives before the row's due time is put back to sleep until then.
  */
 @Processor(QueueName.Timers, {
   concurrency: TIMER_CONCURRENCY,
@@ -65,7 +67,7 @@ export class TimersProcessor extends WorkerHost implements OnApplicationBootstra
 
   onApplicationBootstrap(): void {
     const expected = (Object.keys(JOB_QUEUE) as JobName[]).filter((j) => JOB_QUEUE[j] === QueueName.Timers);
-    const missing = expected.filter((j) => j !== JobName.FireTimer);
+    const missing = expected.filter((j) => j !== JobName.FireTimer && j !== JobName.WakeTimers);
     if (missing.length) throw new Error(`No handler for timers jobs: ${missing.join(', ')}`);
     const configured = this.config.get<WorkerConfig>('worker')?.concurrency ?? 0;
     this.worker.concurrency = Math.max(TIMER_CONCURRENCY, configured);
@@ -85,7 +87,11 @@ export class TimersProcessor extends WorkerHost implements OnApplicationBootstra
     await this.batcher.whenIdle(30_000);
   }
 
-  async process(job: Job, token?: string): Promise<FireOutcome['kind']> {
+  async process(job: Job, token?: string): Promise<FireOutcome['kind'] | 'woken'> {
+    if (job.name === JobName.WakeTimers) {
+      this.drain.kick();
+      return 'woken';
+    }
     if (job.name !== JobName.FireTimer) throw new UnrecoverableError(`Unknown job ${job.name}`);
     const data = job.data as JobPayloads[JobName.FireTimer] & { correlationId?: string | null };
     if (!data.timerRowId) throw new UnrecoverableError(`Job ${job.id} carries no timer row id`);
