@@ -6,7 +6,10 @@ export enum QueueName {
   Maintenance = 'maintenance',
   /** Work derived from task changes, published from the outbox. */
   Effects = 'effects',
-  /** Durable workflow timers, as delayed jobs that wake the worker at a timer row's due time. */
+  /**
+   * Durable workflow timers: delayed jobs that wake the worker's due-row drain when timer rows come due (one shared
+   * wake-up per 100 ms slot), and each row's own job shortly after, as its guarantee (`timerJobs`).
+   */
   Timers = 'timers',
   /** Outbound notification channels (webhooks, SMS): slow, external, retried with backoff. */
   Outbound = 'outbound',

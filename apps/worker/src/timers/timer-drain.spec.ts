@@ -80,6 +80,8 @@ describe('TimerDrain', () => {
     drain.kick();
     expect(drain.active).toBe(true);
     await until(() => !drain.active);
+    // the drain has handed every row over; the batcher fires the last of them
+    await batcher.whenIdle(2000);
     expect([...firedAt.keys()].sort()).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
     expect(source.rows.find((r) => r.id === 'later')?.status).toBe('pending');
     // the job of a drained row is answered from memory
@@ -129,6 +131,48 @@ describe('TimerDrain', () => {
     source.add('lost', now - 500);
     await until(() => firedAt.has('lost'));
     await drain.stop();
+  });
+
+  it('a wake-up while the drain waits for a later row cuts the wait short: an earlier row written meanwhile fires on time', async () => {
+    const { source, drain, firedAt } = setup();
+    const now = Date.now();
+    source.add('first', now - 1);
+    source.add('later', now + 180); // within the lookahead: the drain waits for it
+    drain.kick();
+    await until(() => firedAt.has('first'));
+    // a row due before the one the drain waits for is written, and its wake-up comes
+    await new Promise((r) => setTimeout(r, 20));
+    source.add('urgent', Date.now() - 1);
+    const woken = Date.now();
+    drain.kick();
+    await until(() => firedAt.has('urgent'));
+    expect((firedAt.get('urgent') as number) - woken).toBeLessThan(100);
+    expect(firedAt.has('later')).toBe(false);
+    await until(() => firedAt.has('later'));
+    await until(() => !drain.active);
+  });
+
+  it('a wake-up while the drain runs makes it look again before it stops', async () => {
+    const { source, drain, firedAt } = setup();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // the drain's last look (nothing more due soon) is held until a row is written and woken for
+    const nextDueAfter = source.nextDueAfter.bind(source);
+    let holding = true;
+    source.nextDueAfter = async (now: Date) => {
+      const answer = await nextDueAfter(now);
+      if (holding) await held;
+      return answer;
+    };
+    source.add('a', Date.now() - 1);
+    drain.kick();
+    await until(() => firedAt.has('a'));
+    source.add('written-late', Date.now() - 1);
+    holding = false;
+    drain.kick(); // the wake-up of the new row, while the drain is still running
+    release();
+    await until(() => firedAt.has('written-late'));
+    await until(() => !drain.active);
   });
 
   it('does not start again once stopped', async () => {

@@ -26,15 +26,17 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const COOL_DOWN_MS = 2_000;
 
 /**
- * Fires due timer rows straight from MySQL once a timer job has woken the worker, instead of waiting for each row's
- * own job. BullMQ hands out one job per Redis round trip, so a burst of thousands of timers due in the same second
- * queues up behind the job pickup; the rows themselves are in an index by due time. Woken by any timer job (and at
- * boot), the drain reads the pending rows due by now in due order and gives them to the FireBatcher, then keeps
- * reading every `pollMs` while rows keep coming due within `lookaheadMs`, and stops when none do. The jobs stay the
- * wake-up and the guarantee: a row the drain fired answers its job from the batcher's memory (or, in another worker,
- * with `not-pending` after a read), and a row the drain missed or could not fire is fired by its job as before.
+ * Fires due timer rows straight from MySQL, in due order, instead of one row per job. BullMQ hands out one job per
+ * Redis round trip, so a burst of thousands of timers due in the same second would queue up behind the job pickup;
+ * the rows themselves are in an index by due time. Woken at a slot's start by its shared wake-up job (WakeTimers), by
+ * any row's own job, and at boot, the drain reads the pending rows due by now and gives them to the FireBatcher, then
+ * keeps reading every `pollMs` while rows keep coming due within `lookaheadMs`, and stops when none do. A wake-up
+ * that arrives while the drain runs is not lost: the drain cuts its wait short and reads again from the oldest due
+ * row, and does one more pass before it stops. Each row's own job, due a little after the row, stays the guarantee:
+ * it answers from the batcher's memory (or, in another worker, with `not-pending` after a read) for a row the drain
+ * fired, and fires a row the drain missed or could not fire.
  *
- * The watch (`watch()`) covers the one case no job wakes the drain: Redis lost the delayed jobs (a restart without
+ * The watch (`watch()`) covers the case no job wakes the drain: Redis lost the delayed jobs (a restart without
  * persistence, a flush). Every `watchEveryMs` it looks for a pending row overdue by `overdueMs` and drains; the
  * sweeper puts the jobs back later.
  */
@@ -46,6 +48,10 @@ export class TimerDrain {
   private watching: Promise<void> | null = null;
   /** After a pass that failed (the database away), no new pass before this: one warning per cool-down, not per job. */
   private coolUntil = 0;
+  /** A wake-up came while the loop ran: it reads again from the start before it stops. */
+  private again = false;
+  /** Ends the loop's current wait early (set while it waits). */
+  private interrupt: (() => void) | null = null;
 
   constructor(
     private readonly source: TimerDrainSource,
@@ -56,7 +62,14 @@ export class TimerDrain {
 
   /** Starts draining unless it already runs. */
   kick(): void {
-    if (this.running || this.stopped || Date.now() < this.coolUntil) return;
+    if (this.stopped || Date.now() < this.coolUntil) return;
+    if (this.running) {
+      // rows written or come due since the loop last looked: it looks again (not before `pollMs` after its last read)
+      this.again = true;
+      this.interrupt?.();
+      return;
+    }
+    this.again = false;
     this.running = this.loop()
       .catch((e: unknown) => {
         this.coolUntil = Date.now() + COOL_DOWN_MS;
@@ -93,6 +106,7 @@ export class TimerDrain {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
+    this.interrupt?.();
     await Promise.all([this.running, this.watching]);
   }
 
@@ -111,15 +125,34 @@ export class TimerDrain {
       if (heads.length < this.opts.readLimit) {
         // caught up with what is due: go on while more is about to come due, else leave it to the next job
         const next = await this.source.nextDueAfter(new Date(started));
-        if (!next || next.getTime() - Date.now() > this.opts.lookaheadMs) return;
-        await sleep(Math.max(this.opts.pollMs - (Date.now() - started), next.getTime() - Date.now(), 0));
-        // with nothing in flight, look from the start again: rows behind the cursor (committed late, back from a
-        // back-off) are not left to their jobs while the drain keeps running
-        if (this.batcher.idle) cursor = undefined;
+        if (!next || next.getTime() - Date.now() > this.opts.lookaheadMs) {
+          if (!this.again || this.stopped) return;
+        } else {
+          await this.wait(next.getTime() - Date.now());
+        }
+        await sleep(Math.max(0, this.opts.pollMs - (Date.now() - started)));
+        // after a wake-up, or with nothing in flight, look from the start again: rows behind the cursor (written
+        // late, due earlier than the row waited for, back from a back-off) are not left to their jobs
+        if (this.again || this.batcher.idle) cursor = undefined;
+        this.again = false;
       }
       await this.batcher.whenWaitingBelow(this.opts.maxWaiting);
       if (this.backoff.size > 10_000) this.forgetExpired();
     }
+  }
+
+  /** Waits `ms`, or less when a wake-up comes meanwhile. */
+  private wait(ms: number): Promise<void> {
+    if (ms <= 0 || this.again) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.interrupt = null;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.interrupt = done;
+    });
   }
 
   private forgetExpired(): void {

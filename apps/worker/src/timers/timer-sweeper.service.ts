@@ -177,7 +177,6 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
               dueAt: new Date(r.due_at).toISOString(),
               correlationId: `sweep-${r.id}`,
             })),
-            now,
           ),
         );
         report.timersRescheduled += lost.length;

@@ -386,7 +386,7 @@ export class TaskShell {
   ): Promise<void> {
     const repo = em.getRepository(TaskTimerEntity);
     if (ok.timers.cancel.length) {
-      // found by a plain read, cancelled by primary key: an UPDATE over the (task_id, status) index would take gap
+      // found by a plain read, cancelled by primary key: an UPDATE over the task_id index would take gap
       // locks that deadlock with other tasks inserting their timers next to this task's rows. New timers of a task are
       // only written under its row lock, which this transaction holds; `status = 'pending'` skips one fired meanwhile.
       const ids = (await repo.find({ select: { id: true }, where: { taskId: task.id, timerId: In(ok.timers.cancel), status: 'pending' } })).map((r) => r.id);
