@@ -31,8 +31,8 @@ ensure_deps() {
   ensure_node
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "installing dependencies (npm ci)"
-    # npm 11 can write lockfile entries without versions for other platforms' optional binaries when the
-    # registry is a mirror; npm ci then refuses the lockfile. npm install resolves the same locked versions.
+    # the lockfile lists every platform's optional binaries (msgpackr-extract, unrs-resolver), so npm ci takes it
+    # on any machine; should a later install leave some out again, npm install resolves the same locked versions
     if ! npm ci --no-audit --no-fund --loglevel=error; then
       log "npm ci refused the lockfile; installing with npm install (lockfile left unchanged)"
       npm install --no-save --no-audit --no-fund --loglevel=error
