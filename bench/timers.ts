@@ -181,8 +181,7 @@ async function gridflowTimers(opts: { due: number; pending: number; ds: DataSour
     }));
     await insertTimers(pending);
     await addJobs(pending);
-    const farJobs = async () => (await queue.getJobCounts('delayed')).delayed;
-    const backlogJobs = await farJobs();
+    const backlogJobs = (await queue.getJobCounts('delayed')).delayed;
 
     return {
       close,
