@@ -5,3 +5,4 @@ export * from './migrations/index.js';
 export * from './seed/seed.js';
 export * from './database.module.js';
 export * from './seed/seed-workflows.js';
+export * from './raw-rows.js';

@@ -9,7 +9,6 @@ import {
   LedgerService,
   TaskReader,
   TaskShell,
-  taskAccountId,
   taskVisibleTo,
   toLedgerEntryView,
 } from '@gridflow/domain';
@@ -151,7 +150,7 @@ export class TasksController {
     // the task as the action committed it (read under its row lock), with its escrow and grants read afterwards
     const task = await this.shell.perform(principal, id, action, payload, { expectedVersion: parseIfMatch(ifMatch) });
     if (!taskVisibleTo(principal, task)) throw new NotFoundError('Task');
-    const [escrowBalanceFen, grants] = await Promise.all([this.ledger.balance(taskAccountId(task.id)), this.grants.listForTask(task.id)]);
+    const { escrowBalanceFen, grants } = await this.reader.escrowAndGrants(task.id);
     return taskDetailView(task, escrowBalanceFen, grants);
   }
 

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
+import { DataSource, type EntityManager, type ObjectLiteral, type SelectQueryBuilder } from 'typeorm';
 import type { Principal } from '@gridflow/common';
-import { AccountEntity, GrantEntity, TaskEntity, TaskEventEntity } from '@gridflow/persistence';
-import { GrantsService } from '../grants/grants.service.js';
+import { AccountEntity, GrantEntity, hydrate, selectList, TaskEntity, TaskEventEntity } from '@gridflow/persistence';
+import { NotFoundError } from '@gridflow/common';
 import { taskAccountId } from '../ledger/ledger.service.js';
 import { verifyChain } from './event-chain.js';
 import { TaskShell } from './task-shell.service.js';
+import { taskVisibleTo } from './task-paths.js';
 
 export type TaskListView = 'inbox' | 'issued' | 'all';
 
@@ -28,6 +29,13 @@ export interface TaskWithBalance {
   escrowBalanceFen: number;
 }
 
+/** The escrow balance (0 for an account not created yet) and the grants of rows joined as `a` and `g`. */
+function moneyAndGrants(em: EntityManager, rows: Record<string, unknown>[]): { escrowBalanceFen: number; grants: GrantEntity[] } {
+  const account = rows.length ? hydrate(em, AccountEntity, rows[0], 'a') : null;
+  const grants = rows.map((r) => hydrate(em, GrantEntity, r, 'g')).filter((g): g is GrantEntity => g !== null);
+  return { escrowBalanceFen: account?.balanceFen ?? 0, grants };
+}
+
 /** Scoped reads of tasks: lists with keyset pages, details, history. */
 @Injectable()
 export class TaskReader {
@@ -37,7 +45,6 @@ export class TaskReader {
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly shell: TaskShell,
-    private readonly grants: GrantsService,
   ) {}
 
   /**
@@ -208,13 +215,31 @@ export class TaskReader {
     return this.indexNames;
   }
 
+  /** The task with its escrow balance and grants: one statement (the task row repeats once per grant). */
   async detail(principal: Principal, taskId: string): Promise<TaskWithBalance & { grants: GrantEntity[] }> {
-    const task = await this.shell.getVisible(principal, taskId);
-    const [account, grants] = await Promise.all([
-      this.ds.getRepository(AccountEntity).findOneBy({ id: taskAccountId(task.id) }),
-      this.grants.listForTask(task.id),
-    ]);
-    return { task, escrowBalanceFen: account?.balanceFen ?? 0, grants };
+    const em = this.ds.manager;
+    const rows = (await em.query(
+      `SELECT ${selectList(em, TaskEntity, 't')}, ${selectList(em, AccountEntity, 'a')}, ${selectList(em, GrantEntity, 'g')}
+         FROM tasks t LEFT JOIN accounts a ON a.id = ? LEFT JOIN grants g ON g.task_id = t.id
+        WHERE t.id = ? ORDER BY g.created_at, g.id`,
+      [taskAccountId(taskId), taskId],
+    )) as Record<string, unknown>[];
+    const task = rows.length ? hydrate(em, TaskEntity, rows[0], 't') : null;
+    if (!task || !taskVisibleTo(principal, task)) throw new NotFoundError('Task');
+    return { task, ...moneyAndGrants(em, rows) };
+  }
+
+  /**
+   * A task's escrow balance and grants, in one statement: what an action's response shows beside the task it
+   * committed. The caller has checked the task is visible.
+   */
+  async escrowAndGrants(taskId: string, em: EntityManager = this.ds.manager): Promise<{ escrowBalanceFen: number; grants: GrantEntity[] }> {
+    const rows = (await em.query(
+      `SELECT ${selectList(em, AccountEntity, 'a')}, ${selectList(em, GrantEntity, 'g')}
+         FROM (SELECT 1) one LEFT JOIN accounts a ON a.id = ? LEFT JOIN grants g ON g.task_id = ? ORDER BY g.created_at, g.id`,
+      [taskAccountId(taskId), taskId],
+    )) as Record<string, unknown>[];
+    return moneyAndGrants(em, rows);
   }
 
   async events(principal: Principal, taskId: string, afterSeq: number, limit: number): Promise<TaskEventEntity[]> {

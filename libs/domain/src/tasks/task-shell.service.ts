@@ -21,7 +21,7 @@ import {
   SYSTEM_ACTOR,
   type WorkflowDefinition,
 } from '@gridflow/engine';
-import { AccountEntity, CategoryEntity, type JsonObject, TaskEntity, TaskTimerEntity, UserEntity } from '@gridflow/persistence';
+import { AccountEntity, CategoryEntity, hydrate, type JsonObject, selectList, TaskEntity, TaskTimerEntity, UserEntity } from '@gridflow/persistence';
 import { newId } from '@gridflow/common';
 import { JobName } from '@gridflow/queue';
 import { OutboxWriter, type OutboxMessage } from '../outbox/outbox.writer.js';
@@ -136,6 +136,14 @@ async function missingPowers(em: EntityManager, task: TaskEntity, now: Date): Pr
   return category.requiredPowerCodes.filter((c) => !have.has(c));
 }
 
+/** The task row by primary key, `FOR UPDATE` with `lock`; null when there is none. */
+export async function loadTask(em: EntityManager, taskId: string, lock = false): Promise<TaskEntity | null> {
+  const rows = (await em.query(`SELECT ${selectList(em, TaskEntity, 't')} FROM tasks t WHERE t.id = ?${lock ? ' FOR UPDATE' : ''}`, [
+    taskId,
+  ])) as Record<string, unknown>[];
+  return rows.length ? hydrate(em, TaskEntity, rows[0], 't') : null;
+}
+
 export function toInstance(task: TaskEntity, facts: InstanceSnapshot['facts']): InstanceSnapshot {
   const ownerIds = pathIds(task.ownerPath);
   const assigneeIds = pathIds(task.assigneePath);
@@ -211,9 +219,7 @@ export class TaskShell {
 
   /** Loads a task the caller may see, or throws NOT_FOUND. */
   async getVisible(principal: Principal, taskId: string, em: EntityManager = this.ds.manager, lock = false): Promise<TaskEntity> {
-    const task = await em
-      .getRepository(TaskEntity)
-      .findOne({ where: { id: taskId }, ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
+    const task = await loadTask(em, taskId, lock);
     if (!task || !taskVisibleTo(principal, task)) throw new NotFoundError('Task');
     return task;
   }
@@ -258,7 +264,7 @@ export class TaskShell {
   async fireTimer(taskId: string, timerId: string, now = new Date(), outer?: EntityManager): Promise<TaskEntity> {
     const run = (fn: (em: EntityManager) => Promise<TaskEntity>) => (outer ? fn(outer) : transactionWithRetry(this.ds, fn));
     return run(async (em) => {
-      const task = await em.getRepository(TaskEntity).findOne({ where: { id: taskId }, lock: { mode: 'pessimistic_write' } });
+      const task = await loadTask(em, taskId, true);
       if (!task) throw new NotFoundError('Task');
       const wf = await this.workflows.forTask(task, em);
       const instance = toInstance(task, await loadFacts(em, task));
