@@ -24,6 +24,6 @@ import { JWT_ALGORITHM, TokenService } from './token.service.js';
   ],
   controllers: [AuthController],
   providers: [TokenService, LoginRateLimiter, LoginUseCase, PrincipalLoader, JwtStrategy],
-  exports: [TokenService],
+  exports: [TokenService, PrincipalLoader],
 })
 export class AuthModule {}

@@ -4,6 +4,7 @@ import { DataSource, Like } from 'typeorm';
 import { DomainError, ErrorCode, type Principal } from '@gridflow/common';
 import { OrgDirectory } from '@gridflow/domain';
 import { OrgUnitEntity } from '@gridflow/persistence';
+import { PrincipalLoader } from '../auth/principal.loader.js';
 import type { UpdateOrgUnitDto } from './dto/org-unit.dto.js';
 
 /** Renames or disables/enables a unit. A unit with enabled units below it cannot be disabled. */
@@ -12,6 +13,7 @@ export class UpdateOrgUnitUseCase {
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly org: OrgDirectory,
+    private readonly principals: PrincipalLoader,
   ) {}
 
   async execute(principal: Principal, id: string, cmd: UpdateOrgUnitDto): Promise<OrgUnitEntity> {
@@ -32,6 +34,8 @@ export class UpdateOrgUnitUseCase {
     if (cmd.name !== undefined) patch.name = cmd.name;
     if (cmd.disabled !== undefined) patch.disabled = cmd.disabled;
     if (Object.keys(patch).length) await repo.update({ id }, patch);
+    // a disabled unit refuses its users from their next request on
+    if (patch.disabled !== undefined) this.principals.forget();
     return repo.findOneByOrFail({ id });
   }
 }

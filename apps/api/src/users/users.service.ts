@@ -14,6 +14,7 @@ import {
 } from '@gridflow/common';
 import { OrgDirectory } from '@gridflow/domain';
 import { UserEntity } from '@gridflow/persistence';
+import { PrincipalLoader } from '../auth/principal.loader.js';
 import { TokenService } from '../auth/token.service.js';
 import type { CreateUserDto, UpdateUserDto } from './dto/user.dto.js';
 
@@ -26,6 +27,7 @@ export class UsersService {
     @InjectDataSource() private readonly ds: DataSource,
     private readonly org: OrgDirectory,
     private readonly tokens: TokenService,
+    private readonly principals: PrincipalLoader,
     config: ConfigService,
   ) {
     this.log2N = config.getOrThrow<AuthConfig>('auth').passwordLog2N;
@@ -92,6 +94,8 @@ export class UsersService {
       if (Object.keys(patch).length) await em.getRepository(UserEntity).update({ id }, patch);
       if (cmd.disabled === true || cmd.password !== undefined) await this.tokens.revokeAllFor(id, em);
     });
+    // roles and the disabled flag apply from this user's next request on
+    this.principals.forget(id);
     return this.ds.getRepository(UserEntity).findOneByOrFail({ id });
   }
 

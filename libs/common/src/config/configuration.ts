@@ -25,6 +25,7 @@ export const authConfig = registerAs('auth', () => {
     jwtSecret: e.JWT_SECRET,
     accessTtlSeconds: e.JWT_ACCESS_TTL_SECONDS,
     refreshTtlSeconds: e.JWT_REFRESH_TTL_SECONDS,
+    principalCacheMs: e.PRINCIPAL_CACHE_MS,
     loginMaxFailures: e.LOGIN_MAX_FAILURES,
     loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
     passwordLog2N: e.PASSWORD_SCRYPT_LOG2N,

@@ -17,6 +17,7 @@ export interface Env {
   JWT_SECRET: string;
   JWT_ACCESS_TTL_SECONDS: number;
   JWT_REFRESH_TTL_SECONDS: number;
+  PRINCIPAL_CACHE_MS: number;
   LOGIN_MAX_FAILURES: number;
   LOGIN_WINDOW_SECONDS: number;
   DEMO_PASSWORD: string;
@@ -108,6 +109,7 @@ const schema: { [K in keyof Env]: Parser<Env[K]> } = {
   JWT_SECRET: str(undefined, (v) => (v.length >= 32 ? null : 'must be at least 32 characters')),
   JWT_ACCESS_TTL_SECONDS: int(900, 30, 86400),
   JWT_REFRESH_TTL_SECONDS: int(14 * 86400, 300, 365 * 86400),
+  PRINCIPAL_CACHE_MS: int(1000, 0, 10_000),
   LOGIN_MAX_FAILURES: int(10, 1, 10000),
   LOGIN_WINDOW_SECONDS: int(300, 1, 86400),
   PASSWORD_SCRYPT_LOG2N: int(17, 10, 20),
