@@ -154,16 +154,32 @@ export class LedgerService {
       if (p.from === p.to) throw new Error(`A posting cannot move money from ${p.from} to itself`);
       if (!POSTING_KINDS.includes(p.kind)) throw new Error(`Unknown posting kind ${String(p.kind)}`);
     }
-    const ids = [...new Set(postings.flatMap((p) => [p.from, p.to]))].sort();
+    return this.postLocked(em, postings, await this.lockAccounts(em, postings.flatMap((p) => [p.from, p.to])));
+  }
+
+  /**
+   * Creates the accounts that do not exist yet and locks them all, in ascending id order (two transactions locking
+   * overlapping sets cannot deadlock on them): each id's balance, and whether it may go negative.
+   */
+  private async lockAccounts(em: EntityManager, accountIds: readonly string[]): Promise<Map<string, { balance: bigint; external: boolean }>> {
+    const ids = [...new Set(accountIds)].sort();
     await this.ensureAccounts(em, ids);
     const rows = (await em.query(
       `SELECT id, CAST(balance_fen AS CHAR) AS balance, may_go_negative AS mayGoNegative FROM accounts ` +
         `WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id FOR UPDATE`,
       ids,
     )) as { id: string; balance: string; mayGoNegative: number | boolean }[];
-    const before = new Map(rows.map((r) => [r.id, BigInt(r.balance)]));
-    const external = new Set(rows.filter((r) => Number(r.mayGoNegative) === 1).map((r) => r.id));
-    const after = new Map(before);
+    return new Map(rows.map((r) => [r.id, { balance: BigInt(r.balance), external: Number(r.mayGoNegative) === 1 }]));
+  }
+
+  /** Applies validated postings to accounts `lockAccounts` returned (every account of every posting). */
+  private async postLocked(
+    em: EntityManager,
+    postings: readonly Posting[],
+    locked: Map<string, { balance: bigint; external: boolean }>,
+  ): Promise<LedgerEntryEntity[]> {
+    const ids = [...new Set(postings.flatMap((p) => [p.from, p.to]))].sort();
+    const after = new Map(ids.map((id) => [id, locked.get(id)?.balance ?? 0n]));
     for (const p of postings) {
       const amount = BigInt(p.amountFen);
       after.set(p.from, (after.get(p.from) ?? 0n) - amount);
@@ -171,8 +187,8 @@ export class LedgerService {
     }
     for (const id of ids) {
       const balance = after.get(id) ?? 0n;
-      if (balance < 0n && !external.has(id)) {
-        const was = before.get(id) ?? 0n;
+      if (balance < 0n && !locked.get(id)?.external) {
+        const was = locked.get(id)?.balance ?? 0n;
         throw new DomainError(LedgerErrorCode.INSUFFICIENT_FUNDS, `Account ${id} has insufficient funds`, {
           accountId: id,
           balanceFen: toSafeNumber(was, 'A balance'),
@@ -181,9 +197,13 @@ export class LedgerService {
       }
       toSafeNumber(balance, `The balance of ${id}`);
     }
-    for (const id of ids) {
-      if (after.get(id) === before.get(id)) continue;
-      await em.query('UPDATE accounts SET balance_fen = ? WHERE id = ?', [String(after.get(id)), id]);
+    // every changed balance in one statement
+    const changed = ids.filter((id) => after.get(id) !== (locked.get(id)?.balance ?? 0n));
+    if (changed.length) {
+      await em.query(
+        `UPDATE accounts SET balance_fen = CASE id ${changed.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE id IN (${changed.map(() => '?').join(', ')})`,
+        [...changed.flatMap((id) => [id, String(after.get(id))]), ...changed],
+      );
     }
     const createdAt = new Date();
     const repo = em.getRepository(LedgerEntryEntity);
@@ -200,8 +220,11 @@ export class LedgerService {
         note: p.note ?? null,
         createdAt,
       });
-      const res = await repo.insert(entry);
-      entry.id = String(res.identifiers[0]?.id ?? entry.id);
+      const res = (await em.query(
+        'INSERT INTO ledger_entries (debit_account, credit_account, amount_fen, kind, task_id, actor_user_id, payee, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [entry.debitAccount, entry.creditAccount, entry.amountFen, entry.kind, entry.taskId, entry.actorUserId, entry.payee, entry.note, createdAt],
+      )) as { insertId: number | string };
+      entry.id = String(res.insertId);
       entries.push(entry);
     }
     return entries;
@@ -213,15 +236,11 @@ export class LedgerService {
    * account is empty or does not exist.
    */
   async drain(em: EntityManager, posting: Omit<Posting, 'amountFen'>): Promise<LedgerEntryEntity | null> {
-    const ids = [posting.from, posting.to].sort();
-    await this.ensureAccounts(em, ids);
-    const rows = (await em.query(
-      'SELECT id, CAST(balance_fen AS CHAR) AS balance FROM accounts WHERE id IN (?, ?) ORDER BY id FOR UPDATE',
-      ids,
-    )) as { id: string; balance: string }[];
-    const balance = BigInt(rows.find((r) => r.id === posting.from)?.balance ?? '0');
+    if (posting.from === posting.to) throw new Error(`A posting cannot move money from ${posting.from} to itself`);
+    const locked = await this.lockAccounts(em, [posting.from, posting.to]);
+    const balance = locked.get(posting.from)?.balance ?? 0n;
     if (balance <= 0n) return null;
-    const [entry] = await this.post(em, [{ ...posting, amountFen: toSafeNumber(balance, 'A balance') }]);
+    const [entry] = await this.postLocked(em, [{ ...posting, amountFen: toSafeNumber(balance, 'A balance') }], locked);
     return entry;
   }
 
