@@ -119,14 +119,17 @@ function changedColumns(before: Map<string, unknown>, task: TaskEntity): Partial
  */
 async function missingPowers(em: EntityManager, task: TaskEntity, now: Date): Promise<string[]> {
   if (task.ownerOrgUnitId === task.assigneeOrgUnitId) return [];
-  const category = await em.getRepository(CategoryEntity).findOneBy({ code: task.categoryCode });
+  // the category, and whether the assignee's kind or the unit itself has it as a duty: one statement
+  const rows = (await em.query(
+    `SELECT ${selectList(em, CategoryEntity, 'c')},
+            EXISTS (SELECT 1 FROM duties d JOIN org_units o ON o.id = ?
+                     WHERE d.category_code = c.code AND ((d.scope = 'kind' AND d.scope_value = o.kind) OR (d.scope = 'unit' AND d.scope_value = o.id))) AS has_duty
+       FROM categories c WHERE c.code = ?`,
+    [task.assigneeOrgUnitId, task.categoryCode],
+  )) as Record<string, unknown>[];
+  const category = rows.length ? hydrate(em, CategoryEntity, rows[0], 'c') : null;
   if (!category?.requiredPowerCodes.length) return [];
-  const kind = (await em.query('SELECT kind FROM org_units WHERE id = ?', [task.assigneeOrgUnitId])) as { kind: string }[];
-  const duty = (await em.query(
-    "SELECT 1 FROM duties WHERE category_code = ? AND ((scope = 'kind' AND scope_value = ?) OR (scope = 'unit' AND scope_value = ?)) LIMIT 1",
-    [category.code, kind[0]?.kind ?? '', task.assigneeOrgUnitId],
-  )) as unknown[];
-  if (duty.length) return [];
+  if (Number(rows[0].has_duty) === 1) return [];
   const held = (await em.query(
     `SELECT power_code FROM grants WHERE task_id = ? AND grantee_org_unit_id = ? AND status = 'active' AND (valid_until IS NULL OR valid_until > ?)
      UNION SELECT code FROM powers WHERE holder_org_unit_id = ?`,
