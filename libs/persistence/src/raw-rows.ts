@@ -1,7 +1,7 @@
 import type { EntityManager, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
 
 /**
- * Entities read by hand-written SQL on the hot paths (an action's task read, a task's detail with its escrow and
+ * Entities read and written by hand-written SQL on the hot paths (an action's task read, a task's detail with its escrow and
  * grants in one statement). TypeORM's query builder costs more CPU per statement than the statement itself on a
  * one-row read; here the select list is built once per entity and alias, and each value is hydrated exactly as
  * TypeORM would (its driver's `prepareHydratedValue`: booleans, dates, column transformers).
@@ -37,4 +37,55 @@ export function hydrate<T extends ObjectLiteral>(
     c.setEntityValue(entity, driver.prepareHydratedValue(row[`${alias}__${c.databaseName}`], c));
   }
   return entity;
+}
+
+/** A value as TypeORM would write it to the column (its transformer, then the driver's conversion). */
+const persistent = (em: EntityManager, column: EntityMetadata['columns'][number], value: unknown): unknown =>
+  em.connection.driver.preparePersistentValue(value, column);
+
+/**
+ * `INSERT INTO <table> (…) VALUES (…), …` of entities, without the query builder: the columns any row sets, and
+ * DEFAULT where a row leaves one unset, as TypeORM's insert does (which also sets unset creation and update times). Returns the driver's result (`insertId` of the
+ * first row).
+ */
+export async function insertRows<T extends ObjectLiteral>(
+  em: EntityManager,
+  target: EntityTarget<T>,
+  rows: readonly Partial<T>[],
+): Promise<{ insertId?: number | string }> {
+  if (!rows.length) return {};
+  const metadata = em.connection.getMetadata(target);
+  // like TypeORM: unset creation and update times are set here, on the entities too, so they read as written
+  const at = new Date();
+  for (const c of metadata.columns) {
+    if (!c.isCreateDate && !c.isUpdateDate) continue;
+    for (const r of rows) if (c.getEntityValue(r) === undefined) c.setEntityValue(r as ObjectLiteral, at);
+  }
+  const columns = metadata.columns.filter((c) => rows.some((r) => c.getEntityValue(r) !== undefined));
+  const params: unknown[] = [];
+  const tuples = rows.map((r) => {
+    const cells = columns.map((c) => {
+      const v = c.getEntityValue(r);
+      if (v === undefined) return 'DEFAULT';
+      params.push(persistent(em, c, v));
+      return '?';
+    });
+    return `(${cells.join(', ')})`;
+  });
+  return (await em.query(
+    `INSERT INTO \`${metadata.tableName}\` (${columns.map((c) => `\`${c.databaseName}\``).join(', ')}) VALUES ${tuples.join(', ')}`,
+    params,
+  )) as { insertId?: number | string };
+}
+
+/** `UPDATE <table> SET … WHERE <primary key> = ?` of the properties `patch` sets, without the query builder. */
+export async function updateById<T extends ObjectLiteral>(em: EntityManager, target: EntityTarget<T>, id: string, patch: Partial<T>): Promise<void> {
+  const metadata = em.connection.getMetadata(target);
+  const [primary] = metadata.primaryColumns;
+  const columns = metadata.columns.filter((c) => c.getEntityValue(patch) !== undefined);
+  if (!columns.length) return;
+  await em.query(`UPDATE \`${metadata.tableName}\` SET ${columns.map((c) => `\`${c.databaseName}\` = ?`).join(', ')} WHERE \`${primary.databaseName}\` = ?`, [
+    ...columns.map((c) => persistent(em, c, c.getEntityValue(patch))),
+    id,
+  ]);
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { currentCorrelationId } from '@gridflow/common';
-import { OutboxEntity, type JsonObject } from '@gridflow/persistence';
+import { insertRows, OutboxEntity, type JsonObject } from '@gridflow/persistence';
 import type { JobName, JobPayloads } from '@gridflow/queue';
 
 export interface OutboxMessage<J extends JobName = JobName> {
@@ -19,18 +19,10 @@ export class OutboxWriter {
   async add(em: EntityManager, messages: OutboxMessage[]): Promise<void> {
     if (!messages.length) return;
     const correlationId = currentCorrelationId() ?? null;
-    await em
-      .createQueryBuilder()
-      .insert()
-      .into(OutboxEntity)
-      .values(
-        messages.map((m) => ({
-          jobName: m.jobName,
-          aggregateId: m.aggregateId ?? null,
-          payload: m.payload as JsonObject,
-          correlationId,
-        })),
-      )
-      .execute();
+    await insertRows(
+      em,
+      OutboxEntity,
+      messages.map((m) => ({ jobName: m.jobName, aggregateId: m.aggregateId ?? null, payload: m.payload as JsonObject, correlationId })),
+    );
   }
 }

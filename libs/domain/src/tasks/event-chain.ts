@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { canonicalJson } from '@gridflow/engine';
-import { TaskEventEntity } from '@gridflow/persistence';
+import { insertRows, TaskEventEntity } from '@gridflow/persistence';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -43,7 +43,7 @@ export async function appendEvent(em: EntityManager, e: NewEvent): Promise<TaskE
   const seq = (last[0]?.seq ?? 0) + 1;
   const prevHash = last[0]?.hash ?? GENESIS_HASH;
   const row = em.getRepository(TaskEventEntity).create({ ...e, seq, prevHash, hash: eventHash({ ...e, seq }, prevHash) });
-  await em.getRepository(TaskEventEntity).insert(row);
+  await insertRows(em, TaskEventEntity, [row]);
   return row;
 }
 
@@ -51,7 +51,7 @@ export async function appendEvent(em: EntityManager, e: NewEvent): Promise<TaskE
 export async function insertFirstEvents(em: EntityManager, events: NewEvent[]): Promise<void> {
   const repo = em.getRepository(TaskEventEntity);
   const rows = events.map((e) => repo.create({ ...e, seq: 1, prevHash: GENESIS_HASH, hash: eventHash({ ...e, seq: 1 }, GENESIS_HASH) }));
-  for (let i = 0; i < rows.length; i += 1000) await repo.insert(rows.slice(i, i + 1000));
+  for (let i = 0; i < rows.length; i += 1000) await insertRows(em, TaskEventEntity, rows.slice(i, i + 1000));
 }
 
 /** Recomputes the chain; returns the first broken seq, or null when every link holds. */

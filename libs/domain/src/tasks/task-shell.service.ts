@@ -21,7 +21,18 @@ import {
   SYSTEM_ACTOR,
   type WorkflowDefinition,
 } from '@gridflow/engine';
-import { AccountEntity, CategoryEntity, hydrate, type JsonObject, selectList, TaskEntity, TaskTimerEntity, UserEntity } from '@gridflow/persistence';
+import {
+  AccountEntity,
+  CategoryEntity,
+  hydrate,
+  insertRows,
+  type JsonObject,
+  selectList,
+  TaskEntity,
+  TaskTimerEntity,
+  updateById,
+  UserEntity,
+} from '@gridflow/persistence';
 import { newId } from '@gridflow/common';
 import { JobName } from '@gridflow/queue';
 import { OutboxWriter, type OutboxMessage } from '../outbox/outbox.writer.js';
@@ -320,11 +331,10 @@ export class TaskShell {
       for (const m of own) if (m.jobName === JobName.Notify) (m.payload as { eventSeq: number }).eventSeq = 1;
       messages.push(...own);
     }
-    const repo = em.getRepository(TaskEntity);
-    for (let i = 0; i < items.length; i += 1000) await repo.insert(items.slice(i, i + 1000).map((it) => it.task));
+    for (let i = 0; i < items.length; i += 1000) await insertRows(em, TaskEntity, items.slice(i, i + 1000).map((it) => it.task));
     await insertFirstEvents(em, events);
     if (timerRows.length) {
-      for (let i = 0; i < timerRows.length; i += 1000) await em.getRepository(TaskTimerEntity).insert(timerRows.slice(i, i + 1000));
+      for (let i = 0; i < timerRows.length; i += 1000) await insertRows(em, TaskTimerEntity, timerRows.slice(i, i + 1000));
       messages.push(...timerRows.map(fireTimerMessage));
     }
     await this.outbox.add(em, messages);
@@ -362,7 +372,7 @@ export class TaskShell {
     task.updatedAt = new Date();
     // one UPDATE by primary key of what changed: `save` would read the row again before and after writing it; the
     // returned task is then exactly the row as committed
-    await em.getRepository(TaskEntity).update({ id: task.id }, changedColumns(before, task));
+    await updateById(em, TaskEntity, task.id, changedColumns(before, task));
 
     await this.applyTimers(em, task, ok, messages, ctx.now);
 
@@ -403,7 +413,7 @@ export class TaskShell {
     }
     const rows = timerRowsFor(task, await this.calendar.scheduleTimers(ok.timers.start, now, em));
     if (rows.length) {
-      await repo.insert(rows);
+      await insertRows(em, TaskTimerEntity, rows);
       // the relay turns these into delayed jobs; the rows stay the truth if Redis loses them
       messages.push(...rows.map(fireTimerMessage));
     }
