@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { createDataSource, migrate, schemaDrift, seedDemoDistrict } from '@gridflow/persistence';
+import {
+  createDataSource,
+  hydrate,
+  insertRows,
+  migrate,
+  OutboxEntity,
+  schemaDrift,
+  seedDemoDistrict,
+  selectList,
+  updateById,
+} from '@gridflow/persistence';
 
 describe('schema and seed (integration, real MariaDB)', () => {
   let ds: DataSource;
@@ -13,6 +23,42 @@ describe('schema and seed (integration, real MariaDB)', () => {
   });
   afterAll(async () => {
     await ds.destroy();
+  });
+
+  it('rows written and read by hand-written SQL (raw-rows) are the rows TypeORM writes and reads', async () => {
+    const em = ds.manager;
+    const payload = { taskId: 'a', note: '已完成主要路段清扫', nested: { n: 1, list: [true, null] } };
+    const res = await insertRows(em, OutboxEntity, [
+      { jobName: 'notify', aggregateId: null, payload, correlationId: 'c-1' },
+      { jobName: 'roll-up', payload: { taskId: 'b' } },
+    ]);
+    const firstId = String(res.insertId);
+    try {
+      const byOrm = await em
+        .getRepository(OutboxEntity)
+        .find({ where: [{ id: firstId }, { id: String(BigInt(firstId) + 1n) }], order: { id: 'ASC' } });
+      expect(byOrm.map((r) => [r.jobName, r.aggregateId, r.payload, r.correlationId, r.sentAt, r.attempts])).toEqual([
+        ['notify', null, payload, 'c-1', null, 0],
+        ['roll-up', null, { taskId: 'b' }, null, null, 0],
+      ]);
+      expect(byOrm[0].createdAt).toBeInstanceOf(Date);
+
+      const sentAt = new Date('2026-12-03T08:00:00.123Z');
+      await updateById(em, OutboxEntity, firstId, { sentAt, attempts: 2, lastError: null });
+      const rows = (await em.query(
+        `SELECT ${selectList(em, OutboxEntity, 'o')} FROM outbox o WHERE o.id IN (?, ?) ORDER BY o.id`,
+        [firstId, String(BigInt(firstId) + 1n)],
+      )) as Record<string, unknown>[];
+      const hydrated = rows.map((r) => hydrate(em, OutboxEntity, r, 'o'));
+      const again = await em
+        .getRepository(OutboxEntity)
+        .find({ where: [{ id: firstId }, { id: String(BigInt(firstId) + 1n) }], order: { id: 'ASC' } });
+      expect(hydrated).toEqual(again);
+      expect([hydrated[0]?.sentAt?.toISOString(), hydrated[0]?.attempts]).toEqual(['2026-12-03T08:00:00.123Z', 2]);
+      expect(hydrate(em, OutboxEntity, { o__id: null }, 'o')).toBeNull();
+    } finally {
+      await em.query('DELETE FROM outbox WHERE id IN (?, ?)', [firstId, String(BigInt(firstId) + 1n)]);
+    }
   });
 
   it('the entities and the migrations agree (no drift)', async () => {
@@ -52,9 +98,14 @@ describe('schema and seed (integration, real MariaDB)', () => {
     expect(Object.fromEntries(kinds.map((k) => [k.kind, Number(k.n)]))).toEqual(
       expect.objectContaining({ district: 1, street: 2, community: 6, grid: 18 }),
     );
-    const [{ n: depts }] = (await ds.query("SELECT COUNT(*) AS n FROM org_units WHERE kind = 'department'")) as { n: number }[];
+    const [{ n: depts }] = (await ds.query("SELECT COUNT(*) AS n FROM org_units WHERE kind = 'department'")) as {
+      n: number;
+    }[];
     expect(Number(depts)).toBeGreaterThanOrEqual(6);
-    const [admin] = (await ds.query("SELECT roles, password_hash FROM users WHERE username = 'admin'")) as { roles: string; password_hash: string }[];
+    const [admin] = (await ds.query("SELECT roles, password_hash FROM users WHERE username = 'admin'")) as {
+      roles: string;
+      password_hash: string;
+    }[];
     expect(admin.roles).toBe('admin');
     expect(admin.password_hash).toMatch(/^scrypt\$/);
     // every unit's path is its parent's path plus its own id
