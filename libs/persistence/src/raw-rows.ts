@@ -8,7 +8,6 @@ import type { EntityManager, EntityMetadata, EntityTarget, ObjectLiteral } from 
  */
 const selectLists = new WeakMap<EntityMetadata, Map<string, string>>();
 
-
 /** `alias`.`column` AS `alias__column`, … for every column of the entity. */
 export function selectList(em: EntityManager, target: EntityTarget<ObjectLiteral>, alias: string): string {
   const metadata = em.connection.getMetadata(target);
@@ -16,7 +15,9 @@ export function selectList(em: EntityManager, target: EntityTarget<ObjectLiteral
   if (!byAlias) selectLists.set(metadata, (byAlias = new Map()));
   let list = byAlias.get(alias);
   if (list === undefined) {
-    list = metadata.columns.map((c) => `\`${alias}\`.\`${c.databaseName}\` AS \`${alias}__${c.databaseName}\``).join(', ');
+    list = metadata.columns
+      .map((c) => `\`${alias}\`.\`${c.databaseName}\` AS \`${alias}__${c.databaseName}\``)
+      .join(', ');
     byAlias.set(alias, list);
   }
   return list;
@@ -79,13 +80,18 @@ export async function insertRows<T extends ObjectLiteral>(
 }
 
 /** `UPDATE <table> SET … WHERE <primary key> = ?` of the properties `patch` sets, without the query builder. */
-export async function updateById<T extends ObjectLiteral>(em: EntityManager, target: EntityTarget<T>, id: string, patch: Partial<T>): Promise<void> {
+export async function updateById<T extends ObjectLiteral>(
+  em: EntityManager,
+  target: EntityTarget<T>,
+  id: string,
+  patch: Partial<T>,
+): Promise<void> {
   const metadata = em.connection.getMetadata(target);
   const [primary] = metadata.primaryColumns;
   const columns = metadata.columns.filter((c) => c.getEntityValue(patch) !== undefined);
   if (!columns.length) return;
-  await em.query(`UPDATE \`${metadata.tableName}\` SET ${columns.map((c) => `\`${c.databaseName}\` = ?`).join(', ')} WHERE \`${primary.databaseName}\` = ?`, [
-    ...columns.map((c) => persistent(em, c, c.getEntityValue(patch))),
-    id,
-  ]);
+  await em.query(
+    `UPDATE \`${metadata.tableName}\` SET ${columns.map((c) => `\`${c.databaseName}\` = ?`).join(', ')} WHERE \`${primary.databaseName}\` = ?`,
+    [...columns.map((c) => persistent(em, c, c.getEntityValue(patch))), id],
+  );
 }

@@ -16,7 +16,15 @@ function fakeDb(row: Record<string, unknown>) {
   return { db, ds };
 }
 
-const ROW = { id: 'u1', username: 'jd1-leader', roles: 'leader,staff', disabled: 0, orgUnitId: 'o1', path: '/d/jd1/', unitDisabled: 0 };
+const ROW = {
+  id: 'u1',
+  username: 'jd1-leader',
+  roles: 'leader,staff',
+  disabled: 0,
+  orgUnitId: 'o1',
+  path: '/d/jd1/',
+  unitDisabled: 0,
+};
 const loaderWith = (ds: DataSource, principalCacheMs: number) =>
   new PrincipalLoader(ds, new ConfigService({ auth: { principalCacheMs } }));
 
@@ -29,7 +37,13 @@ describe('PrincipalLoader', () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
     const { db, ds } = fakeDb(ROW);
     const loader = loaderWith(ds, 1000);
-    expect(await loader.load('u1')).toEqual({ userId: 'u1', username: 'jd1-leader', orgUnitId: 'o1', orgUnitPath: '/d/jd1/', roles: ['leader', 'staff'] });
+    expect(await loader.load('u1')).toEqual({
+      userId: 'u1',
+      username: 'jd1-leader',
+      orgUnitId: 'o1',
+      orgUnitPath: '/d/jd1/',
+      roles: ['leader', 'staff'],
+    });
     db.row.roles = 'staff';
     jest.advanceTimersByTime(900);
     expect((await loader.load('u1')).roles).toEqual(['leader', 'staff']);

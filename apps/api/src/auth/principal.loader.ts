@@ -33,7 +33,15 @@ export class PrincipalLoader {
       `SELECT u.id, u.username, u.roles, u.disabled, u.org_unit_id AS orgUnitId, o.path, o.disabled AS unitDisabled
          FROM users u JOIN org_units o ON o.id = u.org_unit_id WHERE u.id = ?`,
       [userId],
-    )) as { id: string; username: string; roles: string; disabled: number; orgUnitId: string; path: string; unitDisabled: number }[];
+    )) as {
+      id: string;
+      username: string;
+      roles: string;
+      disabled: number;
+      orgUnitId: string;
+      path: string;
+      unitDisabled: number;
+    }[];
     const row = rows[0];
     if (!row) throw new DomainError(ErrorCode.UNAUTHENTICATED, 'Unknown user');
     if (row.disabled || row.unitDisabled) throw new DomainError(ErrorCode.USER_DISABLED, 'This account is disabled');

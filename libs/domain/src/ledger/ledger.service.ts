@@ -9,7 +9,7 @@ import {
   registerErrorStatuses,
   type Principal,
 } from '@gridflow/common';
-import { AccountEntity, LedgerEntryEntity } from '@gridflow/persistence';
+import { AccountEntity, insertRows, LedgerEntryEntity } from '@gridflow/persistence';
 import { OrgDirectory } from '../org/org-directory.service.js';
 
 /** Error codes of the ledger (stable, part of the public API). */
@@ -154,14 +154,21 @@ export class LedgerService {
       if (p.from === p.to) throw new Error(`A posting cannot move money from ${p.from} to itself`);
       if (!POSTING_KINDS.includes(p.kind)) throw new Error(`Unknown posting kind ${String(p.kind)}`);
     }
-    return this.postLocked(em, postings, await this.lockAccounts(em, postings.flatMap((p) => [p.from, p.to])));
+    const locked = await this.lockAccounts(
+      em,
+      postings.flatMap((p) => [p.from, p.to]),
+    );
+    return this.postLocked(em, postings, locked);
   }
 
   /**
    * Creates the accounts that do not exist yet and locks them all, in ascending id order (two transactions locking
    * overlapping sets cannot deadlock on them): each id's balance, and whether it may go negative.
    */
-  private async lockAccounts(em: EntityManager, accountIds: readonly string[]): Promise<Map<string, { balance: bigint; external: boolean }>> {
+  private async lockAccounts(
+    em: EntityManager,
+    accountIds: readonly string[],
+  ): Promise<Map<string, { balance: bigint; external: boolean }>> {
     const ids = [...new Set(accountIds)].sort();
     await this.ensureAccounts(em, ids);
     const rows = (await em.query(
@@ -220,11 +227,7 @@ export class LedgerService {
         note: p.note ?? null,
         createdAt,
       });
-      const res = (await em.query(
-        'INSERT INTO ledger_entries (debit_account, credit_account, amount_fen, kind, task_id, actor_user_id, payee, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        [entry.debitAccount, entry.creditAccount, entry.amountFen, entry.kind, entry.taskId, entry.actorUserId, entry.payee, entry.note, createdAt],
-      )) as { insertId: number | string };
-      entry.id = String(res.insertId);
+      entry.id = String((await insertRows(em, LedgerEntryEntity, [entry])).insertId);
       entries.push(entry);
     }
     return entries;

@@ -22,7 +22,12 @@ export class OutboxWriter {
     await insertRows(
       em,
       OutboxEntity,
-      messages.map((m) => ({ jobName: m.jobName, aggregateId: m.aggregateId ?? null, payload: m.payload as JsonObject, correlationId })),
+      messages.map((m) => ({
+        jobName: m.jobName,
+        aggregateId: m.aggregateId ?? null,
+        payload: m.payload as JsonObject,
+        correlationId,
+      })),
     );
   }
 }

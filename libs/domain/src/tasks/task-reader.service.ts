@@ -30,7 +30,10 @@ export interface TaskWithBalance {
 }
 
 /** The escrow balance (0 for an account not created yet) and the grants of rows joined as `a` and `g`. */
-function moneyAndGrants(em: EntityManager, rows: Record<string, unknown>[]): { escrowBalanceFen: number; grants: GrantEntity[] } {
+function moneyAndGrants(
+  em: EntityManager,
+  rows: Record<string, unknown>[],
+): { escrowBalanceFen: number; grants: GrantEntity[] } {
   const account = rows.length ? hydrate(em, AccountEntity, rows[0], 'a') : null;
   const grants = rows.map((r) => hydrate(em, GrantEntity, r, 'g')).filter((g): g is GrantEntity => g !== null);
   return { escrowBalanceFen: account?.balanceFen ?? 0, grants };
@@ -233,7 +236,10 @@ export class TaskReader {
    * A task's escrow balance and grants, in one statement: what an action's response shows beside the task it
    * committed. The caller has checked the task is visible.
    */
-  async escrowAndGrants(taskId: string, em: EntityManager = this.ds.manager): Promise<{ escrowBalanceFen: number; grants: GrantEntity[] }> {
+  async escrowAndGrants(
+    taskId: string,
+    em: EntityManager = this.ds.manager,
+  ): Promise<{ escrowBalanceFen: number; grants: GrantEntity[] }> {
     const rows = (await em.query(
       `SELECT ${selectList(em, AccountEntity, 'a')}, ${selectList(em, GrantEntity, 'g')}
          FROM (SELECT 1) one LEFT JOIN accounts a ON a.id = ? LEFT JOIN grants g ON g.task_id = ? ORDER BY g.created_at, g.id`,
@@ -253,7 +259,10 @@ export class TaskReader {
       .getMany();
   }
 
-  async verify(principal: Principal, taskId: string): Promise<{ valid: boolean; count: number; brokenAtSeq: number | null }> {
+  async verify(
+    principal: Principal,
+    taskId: string,
+  ): Promise<{ valid: boolean; count: number; brokenAtSeq: number | null }> {
     await this.shell.getVisible(principal, taskId);
     const events = await this.ds.getRepository(TaskEventEntity).find({ where: { taskId }, order: { seq: 'ASC' } });
     return verifyChain(events);
