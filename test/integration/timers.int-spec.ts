@@ -460,6 +460,80 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     expect(await notificationsOf(task.id, 'task.due_soon')).toHaveLength(0);
   }, 60_000);
 
+  it('a reminder does not wait for an action in flight on its task, and an action that left the state first wins', async () => {
+    const firing = worker.get(TimerFiringService);
+    const late = new Date(Date.now() + 6 * 86400_000);
+    /** Settles with the firing's outcome, or 'still waiting' after `ms`. */
+    const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, sleep(ms).then(() => 'still waiting' as const)]);
+
+    // an action in flight holds the task's row lock and has not reached the timers yet
+    const a = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inDays(5), '沿街晾晒整治');
+    const rowsA = await timersOf(a.id);
+    const remindA = rowsA.find((r) => r.timer_id === 'progress-reminder') as TimerRow;
+    const escalateA = rowsA.find((r) => r.timer_id === 'deadline-escalation') as TimerRow;
+    const action = t.ds.createQueryRunner();
+    await action.connect();
+    try {
+      await action.startTransaction();
+      await action.query('SELECT id FROM tasks WHERE id = ? FOR UPDATE', [a.id]);
+      // the reminder fires meanwhile: it writes nothing to the task
+      expect(await within(firing.fire(remindA.id, late), 5000)).toEqual({
+        kind: 'fired',
+        timer: 'remind',
+        notified: expect.any(Number),
+      });
+      expect((await notificationsOf(a.id, 'task.due_soon')).length).toBeGreaterThan(0);
+      // an escalation writes to the task (its level, an event): it waits for the action
+      const escalation = firing.fire(escalateA.id, late);
+      expect(await within(escalation, 1500)).toBe('still waiting');
+      // the action leaves the state: the reminder is already fired and stays so; the escalation is cancelled
+      await action.query("UPDATE tasks SET state = 'submitted' WHERE id = ?", [a.id]);
+      await action.query("UPDATE task_timers SET status = 'cancelled' WHERE id IN (?, ?) AND status = 'pending'", [
+        remindA.id,
+        escalateA.id,
+      ]);
+      await action.commitTransaction();
+      expect(await escalation).toEqual({ kind: 'not-pending', status: 'cancelled' });
+    } finally {
+      if (action.isTransactionActive) await action.rollbackTransaction();
+      await action.release();
+    }
+    expect(
+      (await timersOf(a.id))
+        .filter((r) => [remindA.id, escalateA.id].includes(r.id))
+        .map((r) => [r.id, r.status])
+        .sort(),
+    ).toEqual(
+      [
+        [remindA.id, 'fired'],
+        [escalateA.id, 'cancelled'],
+      ].sort(),
+    );
+
+    // the action got to the reminder's row first: the firing waits for it, then finds the row cancelled
+    const b = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inDays(5), '违规广告牌清理');
+    const remindB = (await timersOf(b.id)).find((r) => r.timer_id === 'progress-reminder') as TimerRow;
+    const second = t.ds.createQueryRunner();
+    await second.connect();
+    try {
+      await second.startTransaction();
+      await second.query('SELECT id FROM tasks WHERE id = ? FOR UPDATE', [b.id]);
+      await second.query("UPDATE tasks SET state = 'submitted' WHERE id = ?", [b.id]);
+      await second.query("UPDATE task_timers SET status = 'cancelled' WHERE id = ? AND status = 'pending'", [
+        remindB.id,
+      ]);
+      const reminder = firing.fire(remindB.id, late);
+      expect(await within(reminder, 1500)).toBe('still waiting');
+      await second.commitTransaction();
+      expect(await reminder).toEqual({ kind: 'not-pending', status: 'cancelled' });
+    } finally {
+      if (second.isTransactionActive) await second.rollbackTransaction();
+      await second.release();
+    }
+    expect(await notificationsOf(b.id, 'task.due_soon')).toHaveLength(0);
+    for (const id of [a.id, b.id]) await q("UPDATE tasks SET state = 'cancelled', is_open = 0 WHERE id = ?", [id]);
+  }, 60_000);
+
   it('at the deadline the task is marked overdue, escalated, and the ladder climbs on by itself', async () => {
     const task = await createTask(dept, 'STREET_VENDOR_RECTIFICATION', inSeconds(3), '占道经营整治（限期）');
     const before = await timersOf(task.id);

@@ -157,6 +157,27 @@ describe('FireBatcher: what memory and outages do not hide', () => {
     expect(calls).toEqual([['a'], ['a']]);
   });
 
+  it("answers a pending read sent before the row's firing settled from memory, and fires one sent after again", async () => {
+    const calls: string[][] = [];
+    const batcher = new FireBatcher(
+      async (ids) => {
+        calls.push(ids);
+        return new Map(ids.map((id) => [id, fired]));
+      },
+      { maxSize: 10, maxInFlight: 1, remember: 10 },
+    );
+    // the drain sent its read while the row's batch was still in flight, so the read may predate the commit
+    const readBefore = Date.now();
+    await new Promise((r) => setTimeout(r, 5));
+    await batcher.submit('a');
+    expect(await batcher.submit('a', pendingHead('a'), readBefore)).toEqual(fired);
+    expect(calls).toEqual([['a']]);
+    // a read sent after the firing settled that still finds the row pending: the row was reset, fire it again
+    await new Promise((r) => setTimeout(r, 5));
+    await batcher.submit('a', pendingHead('a'), Date.now());
+    expect(calls).toEqual([['a'], ['a']]);
+  });
+
   it('fails a whole batch at once when the database is unreachable, instead of retrying row by row', async () => {
     const calls: string[][] = [];
     const batcher = new FireBatcher(

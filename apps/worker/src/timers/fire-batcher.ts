@@ -30,12 +30,13 @@ interface Entry {
  *
  * A row asked for again while it waits or is in flight shares that firing; a row whose firing settled for good
  * (fired, cancelled, not pending, missing — states a row never leaves) is answered from memory, so the job of a row
- * the drain already fired costs no database round trip.
+ * the drain already fired costs no database round trip, nor does a drain read that saw the row before that firing
+ * committed.
  */
 export class FireBatcher {
   private waiting: Entry[] = [];
   private readonly known = new Map<string, Entry>();
-  private readonly settled = new Map<string, FireOutcome>();
+  private readonly settled = new Map<string, { outcome: FireOutcome; at: number }>();
   private inFlight = 0;
   private scheduled = false;
   private idleWaiters: { below: number; resolve: () => void }[] = [];
@@ -45,13 +46,21 @@ export class FireBatcher {
     private readonly opts: FireBatcherOptions,
   ) {}
 
-  /** Fires a row (or joins its firing). `head` is the row as the caller just read it, sparing the batch a read. */
-  submit(id: string, head?: TimerHead): Promise<FireOutcome> {
+  /**
+   * Fires a row (or joins its firing). `head` is the row as the caller just read it, sparing the batch a read;
+   * `readAt` (ms since the epoch) is when that read was sent.
+   */
+  submit(id: string, head?: TimerHead, readAt?: number): Promise<FireOutcome> {
     const done = this.settled.get(id);
-    // a row the caller has just read as pending is fired whatever this worker remembers (a database restored to an
-    // earlier point, a row reset by an operator)
-    if (done && head?.status === 'pending') this.settled.delete(id);
-    else if (done) return Promise.resolve(done);
+    if (done) {
+      // a row the caller read as pending after this worker's firing of it had settled is fired again, whatever this
+      // worker remembers (a database restored to an earlier point, a row reset by an operator); a read sent before
+      // that may simply predate the firing's commit (the drain reads while batches are in flight), so it is answered
+      // from memory
+      const reset = head?.status === 'pending' && (readAt === undefined || readAt > done.at);
+      if (!reset) return Promise.resolve(done.outcome);
+      this.settled.delete(id);
+    }
     const existing = this.known.get(id);
     if (existing) return existing.promise;
     let resolve!: (o: FireOutcome) => void;
@@ -160,7 +169,7 @@ export class FireBatcher {
   private remember(id: string, o: FireOutcome): void {
     const max = this.opts.remember ?? 0;
     if (max <= 0) return;
-    this.settled.set(id, o);
+    this.settled.set(id, { outcome: o, at: Date.now() });
     if (this.settled.size > max) this.settled.delete(this.settled.keys().next().value as string);
   }
 }

@@ -118,7 +118,9 @@ export class TimerDrain {
       for (const h of heads) {
         if ((this.backoff.get(h.id) ?? 0) > started || this.batcher.has(h.id)) continue;
         this.backoff.delete(h.id);
-        this.batcher.submit(h.id, h).catch(() => this.backoff.set(h.id, Date.now() + this.opts.failedBackoffMs));
+        this.batcher
+          .submit(h.id, h, started)
+          .catch(() => this.backoff.set(h.id, Date.now() + this.opts.failedBackoffMs));
       }
       const last = heads[heads.length - 1];
       if (last) cursor = { dueAt: new Date(last.due_at), id: last.id };

@@ -89,9 +89,10 @@ function toTask(r: TaskRow): TaskEntity {
 }
 
 /**
- * Fires durable timer rows. A firing locks the task, then the timer row (the order every task action uses, so the two
- * never deadlock): a row that is no longer pending is left alone, a row whose task left the timer's state is
- * cancelled, otherwise the row is marked fired and its work is done in the same transaction — `action`: the workflow
+ * Fires durable timer rows. A firing that changes its task (an action, an escalation) locks the task, then the timer
+ * row (the order every task action uses, so the two never deadlock); a reminder locks only its timer row and reads
+ * the task after it (see `lock`). A row that is no longer pending is left alone, a row whose task left the timer's
+ * state is cancelled, otherwise the row is marked fired and its work is done in the same transaction — `action`: the workflow
  * action, performed by the engine as the system through the task shell (events, effects, timers and outbox);
  * `remind`: notifications; `escalate`: notifications, the task's escalation level, overdue marking, supervision
  * entries and the next rung of the ladder. Notifications carry the dedup key `timer-<row>-<user>`, so even a firing
@@ -173,18 +174,26 @@ export class TimerFiringService {
     const byId = new Map(heads.map((h) => [h.id, h]));
     const notices: string[] = [];
     const actions: string[] = [];
+    /** Tasks an escalation in this batch writes to (a row's action never changes, so the read above tells). */
+    const escalating = new Set<string>();
     for (const id of ids) {
       const h = byId.get(id);
       if (!h) out.set(id, { kind: 'missing' });
       else if (h.status !== 'pending') out.set(id, { kind: 'not-pending', status: h.status });
       else if (new Date(h.due_at).getTime() > now.getTime())
         out.set(id, { kind: 'not-due', dueAt: new Date(h.due_at) });
-      else if ((JSON.parse(h.do_action) as TimerAction).kind === 'action') actions.push(id);
-      else notices.push(id);
+      else {
+        const kind = (JSON.parse(h.do_action) as TimerAction).kind;
+        if (kind === 'action') actions.push(id);
+        else notices.push(id);
+        if (kind === 'escalate') escalating.add(h.task_id);
+      }
     }
     if (notices.length) {
       const taskIds = notices.map((id) => (byId.get(id) as { task_id: string }).task_id);
-      await this.ds.transaction((em) => this.fireNotices(em, notices, taskIds, now, out));
+      await this.ds.transaction((em) =>
+        this.fireNotices(em, notices, { taskIds, lockTasks: escalating }, now, out),
+      );
     }
     for (const id of actions) out.set(id, await this.fireAction(id, now));
     return out;
@@ -219,17 +228,24 @@ export class TimerFiringService {
     }
   }
 
-  /** Locks the tasks, then the timer rows (the order task actions use), each set in id order. */
+  /**
+   * Locks the tasks, then the timer rows (the order task actions use), each set in id order, and returns them. With
+   * `known` (the rows' task ids, read before the transaction: a row's task never changes), only the tasks in
+   * `known.lockTasks` are locked; the others are read without a lock after their timer rows are locked. That is
+   * enough for a firing that does not write to its task: every task action that leaves a state cancels that state's
+   * pending rows by primary key under their row locks (TaskShell.applyTimers). So a row still pending under this
+   * transaction's lock belongs to a task in the state the read shows, or to an action that waits for this firing to
+   * commit and then finds the row fired.
+   */
   private async lock(
     em: EntityManager,
     timerRowIds: string[],
-    knownTaskIds?: string[],
+    known?: { taskIds: string[]; lockTasks: ReadonlySet<string> },
   ): Promise<{ rows: Map<string, TimerRow>; tasks: Map<string, TaskEntity> }> {
     const marks = timerRowIds.map(() => '?').join(',');
-    // a row's task never changes, so the task ids read before the transaction are good
     const taskIds = [
       ...new Set(
-        knownTaskIds ??
+        known?.taskIds ??
           (
             (await em.query(`SELECT task_id FROM task_timers WHERE id IN (${marks})`, timerRowIds)) as {
               task_id: string;
@@ -237,18 +253,22 @@ export class TimerFiringService {
           ).map((t) => t.task_id),
       ),
     ].sort();
+    const locked = known ? taskIds.filter((id) => known.lockTasks.has(id)) : taskIds;
     const tasks = new Map<string, TaskEntity>();
-    if (taskIds.length) {
+    const readTasks = async (ids: string[], forUpdate: boolean) => {
+      if (!ids.length) return;
       const taskRows = (await em.query(
-        `SELECT ${TASK_COLUMNS} FROM tasks WHERE id IN (${taskIds.map(() => '?').join(',')}) ORDER BY id FOR UPDATE`,
-        taskIds,
+        `SELECT ${TASK_COLUMNS} FROM tasks WHERE id IN (${ids.map(() => '?').join(',')}) ORDER BY id${forUpdate ? ' FOR UPDATE' : ''}`,
+        ids,
       )) as TaskRow[];
       for (const r of taskRows) tasks.set(r.id, toTask(r));
-    }
+    };
+    await readTasks(locked, true);
     const rows = (await em.query(
       `SELECT id, task_id, timer_id, state, status, do_action FROM task_timers WHERE id IN (${marks}) ORDER BY id FOR UPDATE`,
       timerRowIds,
     )) as TimerRow[];
+    if (known) await readTasks(taskIds.filter((id) => !known.lockTasks.has(id)), false);
     return { rows: new Map(rows.map((r) => [r.id, r])), tasks };
   }
 
@@ -267,11 +287,11 @@ export class TimerFiringService {
   private async fireNotices(
     em: EntityManager,
     ids: string[],
-    taskIds: string[],
+    known: { taskIds: string[]; lockTasks: ReadonlySet<string> },
     now: Date,
     out: Map<string, FireOutcome>,
   ): Promise<void> {
-    const { rows, tasks } = await this.lock(em, ids, taskIds);
+    const { rows, tasks } = await this.lock(em, ids, known);
     const firing: { row: TimerRow; task: TaskEntity; action: TimerAction; params: NotifyParams }[] = [];
     for (const id of ids) {
       const row = rows.get(id);
