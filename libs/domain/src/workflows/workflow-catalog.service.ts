@@ -40,6 +40,8 @@ export class WorkflowCatalog {
   /** Per category: its policy and a digest of it (the key of the compiled version with the policy applied). */
   private readonly policies = new Map<string, { at: number; policy: TimerPolicy | null; digest: string }>();
   private readonly withPolicies = new Map<string, PublishedWorkflow>();
+  /** Versions being read and compiled, by `key@version`. */
+  private readonly loading = new Map<string, Promise<PublishedWorkflow>>();
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
@@ -125,6 +127,18 @@ export class WorkflowCatalog {
     const id = `${key}@${version}`;
     const hit = this.cache.get(id);
     if (hit) return hit;
+    // callers that miss together (the batches of a timer burst, the requests right after a start) share one read and
+    // one compile
+    let loading = this.loading.get(id);
+    if (!loading) {
+      loading = this.load(key, version, em).finally(() => this.loading.delete(id));
+      this.loading.set(id, loading);
+    }
+    return loading;
+  }
+
+  private async load(key: string, version: number, em: EntityManager): Promise<PublishedWorkflow> {
+    const id = `${key}@${version}`;
     const row = await em.getRepository(WorkflowVersionEntity).findOneBy({ key, version });
     if (!row) throw new DomainError(WorkflowErrorCode.WORKFLOW_VERSION_NOT_FOUND, `Workflow ${key} has no version ${version}`);
     const definition = row.definition as unknown as WorkflowDefinition;
