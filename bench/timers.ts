@@ -9,6 +9,9 @@
  * - Raw BullMQ: N delayed jobs due at the same instants and M far-future ones on another queue, consumed by a no-op
  *   worker; lateness is the moment the processor starts minus the due time.
  *
+ * While each Gridflow burst fires, the CPU of the worker (this process), MariaDB and Redis is read from /proc and
+ * reported per fired timer, with the machine's busy cores: lateness follows from whether the 2-core machine keeps up.
+ *
  * The two sides take turns, burst after burst (ROUNDS rounds, the backlogs set up once); the figures are the medians of
  * the rounds' figures, and each round's p99 is reported too. A round waits until the burst's own per-row jobs (due
  * TIMER_JOB_GRACE_MS after their rows, finding them fired) have run, so they do not fall into the next measurement.
@@ -30,8 +33,8 @@ import { newId } from '@gridflow/common';
 import { createDataSource, migrate, seedDemoDistrict, seedWorkflows, splitDatabaseUrl } from '@gridflow/persistence';
 import { createRedis, QueueName, redisOptions, timerJobs } from '@gridflow/queue';
 import { TIMER_CONCURRENCY } from '../apps/worker/src/timers/timers.processor.js';
+import { cpuSeconds, machineBusySeconds, mariadbPids, redisPids } from './ceilings.js';
 import { printTable, type BenchFigure } from './report.js';
-
 
 const P99_CEILING_MS = 250;
 const P99_GAP_MS = 50;
@@ -65,6 +68,16 @@ interface Side {
   /** One burst: `due` timers due within one second; the lateness of each, in ms. */
   burst(round: number): Promise<number[]>;
   close(): Promise<void>;
+}
+
+/** CPU spent while a burst fired (from its first due time until every row was fired), per fired timer. */
+interface BurstCpu {
+  /** The bench process: the production worker runs in it (its drain, batches and jobs). */
+  workerUs: number;
+  mariadbUs: number;
+  redisUs: number;
+  /** Cores busy on the whole machine during the burst. */
+  machineCores: number;
 }
 
 /** Raw BullMQ: a no-op worker over delayed jobs, with `pending` far-future jobs waiting throughout. */
@@ -133,7 +146,12 @@ async function rawBullmq(opts: { due: number; pending: number; prefix: string; r
  * Gridflow: timer rows fired by the production worker. `due` open tasks get `pending` far-future timer rows between
  * them (with their jobs); each burst adds one row per task due within the same second.
  */
-async function gridflowTimers(opts: { due: number; pending: number; ds: DataSource }): Promise<Side> {
+async function gridflowTimers(opts: {
+  due: number;
+  pending: number;
+  ds: DataSource;
+  pids: { mariadb: number[]; redis: number[] };
+}): Promise<Side & { cpu: BurstCpu[] }> {
   const { ds } = opts;
   const { WorkerModule } = await import('../apps/worker/src/worker.module.js');
   const worker = await NestFactory.createApplicationContext(WorkerModule, { logger: ['error'] });
@@ -183,8 +201,18 @@ async function gridflowTimers(opts: { due: number; pending: number; ds: DataSour
     await addJobs(pending);
     const backlogJobs = (await queue.getJobCounts('delayed')).delayed;
 
+    const cpu: BurstCpu[] = [];
+    const sum = (pids: number[]) => pids.reduce((a, p) => a + cpuSeconds(p), 0);
+    const snapshot = () => ({
+      at: Date.now(),
+      worker: process.cpuUsage(),
+      mariadb: sum(opts.pids.mariadb),
+      redis: sum(opts.pids.redis),
+      busy: machineBusySeconds(),
+    });
     return {
       close,
+      cpu,
       async burst(round) {
         // the burst: one timer per task, all due within the same second
         const start = Date.now() + 3000 + opts.due / 5;
@@ -195,6 +223,8 @@ async function gridflowTimers(opts: { due: number; pending: number; ds: DataSour
         if (Date.now() > start) throw new Error('setup took longer than the lead time; raise it');
 
         const ids = burst.map((b) => b.id);
+        await sleep(start - Date.now());
+        const before = snapshot();
         const until = start + 300_000;
         let fired = 0;
         while (fired < opts.due && Date.now() < until) {
@@ -206,6 +236,15 @@ async function gridflowTimers(opts: { due: number; pending: number; ds: DataSour
           fired = Number(row.n);
         }
         if (fired < opts.due) throw new Error(`Gridflow: only ${fired} of ${opts.due} timers fired`);
+        const after = snapshot();
+        const worker = process.cpuUsage(before.worker);
+        const perTimerUs = (seconds: number) => (seconds * 1e6) / opts.due;
+        cpu.push({
+          workerUs: (worker.user + worker.system) / opts.due,
+          mariadbUs: perTimerUs(after.mariadb - before.mariadb),
+          redisUs: perTimerUs(after.redis - before.redis),
+          machineCores: (after.busy - before.busy) / ((after.at - before.at) / 1000),
+        });
         const late: number[] = [];
         await inChunks(ids, async (c) => {
           const rows = (await ds.query(
@@ -235,7 +274,11 @@ async function gridflowTimers(opts: { due: number; pending: number; ds: DataSour
   }
 }
 
-const median = (values: number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
+const median = (values: number[]) =>
+  quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 
 export async function runTimerBench(opts: { quick: boolean }): Promise<BenchFigure[]> {
   const due = opts.quick ? 1_000 : 10_000;
@@ -271,17 +314,21 @@ export async function runTimerBench(opts: { quick: boolean }): Promise<BenchFigu
 
     const rawSide = await rawBullmq({ due, pending, prefix: `${prefix}-raw`, redisUrl });
     const rounds: { raw: Stats; ours: Stats }[] = [];
+    const cpus: BurstCpu[] = [];
     try {
-      const oursSide = await gridflowTimers({ due, pending, ds });
+      const pids = { mariadb: await mariadbPids(), redis: await redisPids(redisUrl) };
+      const oursSide = await gridflowTimers({ due, pending, ds, pids });
       try {
         // side by side, round after round: the figures are the medians over the rounds
         for (let round = 1; round <= ROUNDS; round++) {
           const raw = stats(await rawSide.burst(round));
           const ours = stats(await oursSide.burst(round));
           rounds.push({ raw, ours });
+          const cpu = oursSide.cpu[oursSide.cpu.length - 1];
           console.error(
-            `[bench] timers round ${round}: Gridflow p50 ${Math.round(ours.p50)} p99 ${Math.round(ours.p99)} max ${Math.round(ours.max)} ms; raw BullMQ p50 ${Math.round(raw.p50)} p99 ${Math.round(raw.p99)} max ${Math.round(raw.max)} ms`,
+            `[bench] timers round ${round}: Gridflow p50 ${Math.round(ours.p50)} p99 ${Math.round(ours.p99)} max ${Math.round(ours.max)} ms; raw BullMQ p50 ${Math.round(raw.p50)} p99 ${Math.round(raw.p99)} max ${Math.round(raw.max)} ms; CPU per timer: worker ${Math.round(cpu.workerUs)} µs, MariaDB ${Math.round(cpu.mariadbUs)} µs, Redis ${Math.round(cpu.redisUs)} µs; machine ${cpu.machineCores.toFixed(2)} cores busy`,
           );
+          cpus.push(cpu);
         }
       } finally {
         await oursSide.close();
@@ -314,6 +361,18 @@ export async function runTimerBench(opts: { quick: boolean }): Promise<BenchFigu
         ceiling: P99_GAP_MS,
         met: gap <= P99_GAP_MS,
       },
+      ...(
+        [
+          ['workerUs', 'Gridflow CPU per fired timer: worker (median of rounds)', 'µs'],
+          ['mariadbUs', 'Gridflow CPU per fired timer: MariaDB', 'µs'],
+          ['redisUs', 'Gridflow CPU per fired timer: Redis', 'µs'],
+          ['machineCores', 'machine cores busy while a burst fired', 'cores'],
+        ] as const
+      ).map(([k, name, unit]) => ({
+        name,
+        value: Math.round(median(cpus.map((c) => c[k])) * (unit === 'cores' ? 100 : 1)) / (unit === 'cores' ? 100 : 1),
+        unit,
+      })),
       ...rounds.flatMap((r, i) => [
         { name: `Gridflow timer lateness p99, round ${i + 1}`, value: Math.round(r.ours.p99), unit: 'ms' },
         { name: `raw BullMQ delayed-job lateness p99, round ${i + 1}`, value: Math.round(r.raw.p99), unit: 'ms' },
@@ -331,7 +390,6 @@ export async function runTimerBench(opts: { quick: boolean }): Promise<BenchFigu
     }
   }
 }
-
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const quick = process.argv.includes('--quick');
