@@ -2,11 +2,12 @@
  * ./scripts/bench entry point: runs every phase in one process, prints a table, and writes
  * bench/results/<date>.json (`{results: [{name, value, unit, ceiling?, ratio?, target?, met?}]}`) and a Markdown
  * summary beside it. `--quick` runs each phase at a size that finishes in minutes; `--only=a,b` runs those phases.
- * Phases run in order and each sees the figures of the phases before it (the HTTP phase reads the ceilings).
+ * Phases run in order and each sees the figures of the phases before it (the HTTP phase reads the ceilings). Before
+ * each phase the run waits (up to two minutes) until the machine is quiet, and reports how busy it was.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { deleteRedisKeys, runCeilings } from './ceilings.js';
+import { deleteRedisKeys, machineBusySeconds, runCeilings } from './ceilings.js';
 import { runEngineVsBpmn } from './engine-vs-bpmn.js';
 import { runFanout } from './fanout.js';
 import { runHttp } from './http-lifecycle.js';
@@ -32,9 +33,45 @@ const phases: Array<[string, Phase]> = [
 const unknown = only?.filter((name) => !phases.some(([phase]) => phase === name)) ?? [];
 if (unknown.length) console.error(`[bench] no phase named ${unknown.join(', ')}; phases: ${phases.map(([p]) => p).join(', ')}`);
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Cores the whole machine keeps busy over one second. */
+async function busyCores(): Promise<number> {
+  const before = machineBusySeconds();
+  await sleep(1000);
+  return machineBusySeconds() - before;
+}
+/** Below this, the machine counts as quiet: the services idle, nothing left running from the phase before. */
+const QUIET_CORES = 0.25;
+const QUIET_WAIT_MS = 120_000;
+/**
+ * Waits until the machine is quiet before a phase: a phase that loads data (the inbox phase writes 5 million rows)
+ * leaves MariaDB flushing and purging for a while, and the next phase would be measured against that. Returns the
+ * busy cores of the last second waited, reported with the phase.
+ */
+async function settle(phase: string): Promise<number> {
+  const until = Date.now() + QUIET_WAIT_MS;
+  let quietFor = 0;
+  let busy = await busyCores();
+  while (Date.now() < until) {
+    quietFor = busy < QUIET_CORES ? quietFor + 1 : 0;
+    if (quietFor >= 2) return busy;
+    busy = await busyCores();
+  }
+  console.error(`[bench] the machine did not quiet down before ${phase}: ${busy.toFixed(2)} cores busy`);
+  return busy;
+}
+
 const results: PhaseFigure[] = [];
 for (const [phase, run] of phases) {
   if (only && !only.includes(phase)) continue;
+  const waited = Date.now();
+  const busy = await settle(phase);
+  results.push({
+    phase,
+    name: `machine busy before the phase (waited ${Math.round((Date.now() - waited) / 1000)} s for it to quiet down)`,
+    value: Math.round(busy * 100) / 100,
+    unit: 'cores',
+  });
   const t0 = Date.now();
   try {
     for (const r of await run({ quick }, [...results])) results.push({ phase, ...r });
