@@ -5,7 +5,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { newId, type Principal } from '@gridflow/common';
-import { CalendarService, TaskShell, TimerFiringService } from '@gridflow/domain';
+import { appendEvent, CalendarService, TaskShell, TimerFiringService } from '@gridflow/domain';
 import {
   createRedis,
   QueueName,
@@ -532,6 +532,65 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     }
     expect(await notificationsOf(b.id, 'task.due_soon')).toHaveLength(0);
     for (const id of [a.id, b.id]) await q("UPDATE tasks SET state = 'cancelled', is_open = 0 WHERE id = ?", [id]);
+  }, 60_000);
+
+  it('a timed action that waited for its task sees what the action before it committed, and extends the event chain', async () => {
+    const firing = worker.get(TimerFiringService);
+    const task = await createTask(community, 'TIMER_FAST', inDays(3), '雨污管网排查');
+    expect((await act(community, task.id, 'submit')).status).toBe(200);
+    const auto = (await timersOf(task.id)).find(
+      (r) => r.timer_id === 'auto-approve' && r.status === 'pending',
+    ) as TimerRow;
+    // another writer holds the task (as an action would) and appends an event to its chain before it commits
+    const other = t.ds.createQueryRunner();
+    await other.connect();
+    let fired: Promise<unknown> | undefined;
+    try {
+      await other.startTransaction();
+      await other.query('SELECT id FROM tasks WHERE id = ? FOR UPDATE', [task.id]);
+      fired = firing.fire(auto.id, new Date(Date.now() + 60_000)).catch((e: unknown) => e);
+      await sleep(300);
+      await appendEvent(other.manager, {
+        taskId: task.id,
+        action: 'escalate',
+        fromState: 'submitted',
+        toState: 'submitted',
+        actorUserId: null,
+        actorOrgUnitId: null,
+        payload: { note: 'written while the timed action waited' },
+        at: new Date(),
+      });
+      await other.commitTransaction();
+    } finally {
+      if (other.isTransactionActive) await other.rollbackTransaction();
+      await other.release();
+    }
+    // this call or the worker's own firing of the row closes the task; neither trips over the event written meanwhile
+    const outcome = await fired;
+    expect(outcome).not.toBeInstanceOf(Error);
+    expect(['fired', 'not-pending']).toContain((outcome as { kind: string }).kind);
+    const closed = await waitFor(
+      async () => {
+        const d = await t.http().get(`/api/v1/tasks/${task.id}`).set(community.auth);
+        return d.body.state === 'closed' ? d.body : null;
+      },
+      10000,
+      100,
+    );
+    expect(closed.state).toBe('closed');
+    const events = (await t.http().get(`/api/v1/tasks/${task.id}/events`).set(community.auth)).body.items as {
+      action: string;
+      seq: number;
+    }[];
+    expect(events.map((e) => [e.seq, e.action])).toEqual([
+      [1, 'create'],
+      [2, 'submit'],
+      [3, 'escalate'],
+      [4, 'auto-approve'],
+    ]);
+    expect((await t.http().get(`/api/v1/tasks/${task.id}/events/verify`).set(community.auth)).body).toMatchObject({
+      valid: true,
+    });
   }, 60_000);
 
   it('at the deadline the task is marked overdue, escalated, and the ladder climbs on by itself', async () => {

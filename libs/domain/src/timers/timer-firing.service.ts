@@ -195,14 +195,16 @@ export class TimerFiringService {
         this.fireNotices(em, notices, { taskIds, lockTasks: escalating }, now, out),
       );
     }
-    for (const id of actions) out.set(id, await this.fireAction(id, now));
+    for (const id of actions) out.set(id, await this.fireAction(id, (byId.get(id) as TimerHead).task_id, now));
     return out;
   }
 
-  private async fireAction(timerRowId: string, now: Date): Promise<FireOutcome> {
+  private async fireAction(timerRowId: string, taskId: string, now: Date): Promise<FireOutcome> {
     try {
       return await this.ds.transaction(async (em) => {
-        const locked = await this.lock(em, [timerRowId]);
+        // the task is locked first: its lock is this transaction's first read, so every plain read after it (the
+        // guards' facts, the event chain's tail) sees what the last action on the task committed
+        const locked = await this.lock(em, [timerRowId], { taskIds: [taskId], lockTasks: new Set([taskId]) });
         const row = locked.rows.get(timerRowId);
         if (!row) return { kind: 'missing' } as const;
         const verdict = this.check(row, locked.tasks.get(row.task_id));
@@ -229,31 +231,26 @@ export class TimerFiringService {
   }
 
   /**
-   * Locks the tasks, then the timer rows (the order task actions use), each set in id order, and returns them. With
-   * `known` (the rows' task ids, read before the transaction: a row's task never changes), only the tasks in
-   * `known.lockTasks` are locked; the others are read without a lock after their timer rows are locked. That is
-   * enough for a firing that does not write to its task: every task action that leaves a state cancels that state's
-   * pending rows by primary key under their row locks (TaskShell.applyTimers). So a row still pending under this
-   * transaction's lock belongs to a task in the state the read shows, or to an action that waits for this firing to
-   * commit and then finds the row fired.
+   * Locks the tasks in `known.lockTasks`, then the timer rows (the order task actions use), each set in id order, then
+   * reads the rows' other tasks without a lock, and returns them. `known.taskIds` are the rows' tasks, read before the
+   * transaction (a row's task never changes). Nothing is read without a lock before the locks are taken, so the plain
+   * reads see what was committed before them.
+   *
+   * A task need not be locked for a firing that does not write to it (a reminder): every task action that leaves a
+   * state cancels the pending rows of that state's timers by primary key under their row locks
+   * (TaskShell.applyTimers). So a row still pending under this transaction's lock belongs to a task in the state the
+   * read shows, or to an action that waits for this firing to commit and then finds the row fired. A row the action
+   * does not cancel (a timer its workflow version no longer has: a category policy changed since the row started, a
+   * version migration) fires just before the action, which is also what it would do with the task locked.
    */
   private async lock(
     em: EntityManager,
     timerRowIds: string[],
-    known?: { taskIds: string[]; lockTasks: ReadonlySet<string> },
+    known: { taskIds: string[]; lockTasks: ReadonlySet<string> },
   ): Promise<{ rows: Map<string, TimerRow>; tasks: Map<string, TaskEntity> }> {
     const marks = timerRowIds.map(() => '?').join(',');
-    const taskIds = [
-      ...new Set(
-        known?.taskIds ??
-          (
-            (await em.query(`SELECT task_id FROM task_timers WHERE id IN (${marks})`, timerRowIds)) as {
-              task_id: string;
-            }[]
-          ).map((t) => t.task_id),
-      ),
-    ].sort();
-    const locked = known ? taskIds.filter((id) => known.lockTasks.has(id)) : taskIds;
+    const taskIds = [...new Set(known.taskIds)].sort();
+    const locked = taskIds.filter((id) => known.lockTasks.has(id));
     const tasks = new Map<string, TaskEntity>();
     const readTasks = async (ids: string[], forUpdate: boolean) => {
       if (!ids.length) return;
@@ -268,7 +265,7 @@ export class TimerFiringService {
       `SELECT id, task_id, timer_id, state, status, do_action FROM task_timers WHERE id IN (${marks}) ORDER BY id FOR UPDATE`,
       timerRowIds,
     )) as TimerRow[];
-    if (known) await readTasks(taskIds.filter((id) => !known.lockTasks.has(id)), false);
+    await readTasks(taskIds.filter((id) => !known.lockTasks.has(id)), false);
     return { rows: new Map(rows.map((r) => [r.id, r])), tasks };
   }
 
