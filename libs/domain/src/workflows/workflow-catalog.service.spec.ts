@@ -37,6 +37,28 @@ describe('WorkflowCatalog.version', () => {
     expect(reads).toHaveLength(1);
   });
 
+  it('lets a caller inside a transaction join only a read that runs on a connection already held', async () => {
+    const { em: pool, reads } = versionsStore(() => false);
+    const inTransaction = (n: number) =>
+      ({ ...pool, getRepository: pool.getRepository, queryRunner: { n } }) as unknown as EntityManager;
+    const catalog = new WorkflowCatalog({ manager: pool } as unknown as DataSource);
+    // a read on the pool's manager may still wait for a free connection: the transactions read on their own
+    // connections (two reads for the three callers: the two in transactions share the first one's)
+    await Promise.all([
+      catalog.version(handoff.key, 1, pool),
+      catalog.version(handoff.key, 1, inTransaction(1)),
+      catalog.version(handoff.key, 1, inTransaction(2)),
+    ]);
+    expect(reads).toHaveLength(2);
+    // a read inside a transaction runs on the connection its caller holds: every later caller joins it
+    await Promise.all([
+      catalog.version(handoff.key, 2, inTransaction(3)),
+      catalog.version(handoff.key, 2, pool),
+      catalog.version(handoff.key, 2, inTransaction(4)),
+    ]);
+    expect(reads).toHaveLength(3);
+  });
+
   it('does not keep a failed read: the next caller reads again', async () => {
     let failing = true;
     const { em, reads } = versionsStore(() => failing);

@@ -40,8 +40,11 @@ export class WorkflowCatalog {
   /** Per category: its policy and a digest of it (the key of the compiled version with the policy applied). */
   private readonly policies = new Map<string, { at: number; policy: TimerPolicy | null; digest: string }>();
   private readonly withPolicies = new Map<string, PublishedWorkflow>();
-  /** Versions being read and compiled, by `key@version`. */
-  private readonly loading = new Map<string, Promise<PublishedWorkflow>>();
+  /**
+   * Versions being read and compiled, by `key@version`: a read on a connection its caller held (in a transaction), and
+   * one on the pool's manager.
+   */
+  private readonly loading = new Map<string, { held?: Promise<PublishedWorkflow>; pool?: Promise<PublishedWorkflow> }>();
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
@@ -128,13 +131,23 @@ export class WorkflowCatalog {
     const hit = this.cache.get(id);
     if (hit) return hit;
     // callers that miss together (the batches of a timer burst, the requests right after a start) share one read and
-    // one compile
-    let loading = this.loading.get(id);
-    if (!loading) {
-      loading = this.load(key, version, em).finally(() => this.loading.delete(id));
-      this.loading.set(id, loading);
-    }
-    return loading;
+    // one compile. A caller inside a transaction holds a pooled connection: it joins only a read that runs on a
+    // connection already held, never one that may still wait for the pool (with the pool full of such callers, that
+    // read would never get a connection); a caller outside holds none and joins either
+    const held = em.queryRunner !== undefined;
+    const running = this.loading.get(id) ?? {};
+    const join = running.held ?? (held ? undefined : running.pool);
+    if (join) return join;
+    const promise = this.load(key, version, em);
+    const slot = held ? 'held' : 'pool';
+    running[slot] = promise;
+    this.loading.set(id, running);
+    const forget = () => {
+      if (running[slot] === promise) delete running[slot];
+      if (!running.held && !running.pool && this.loading.get(id) === running) this.loading.delete(id);
+    };
+    promise.then(forget, forget);
+    return promise;
   }
 
   private async load(key: string, version: number, em: EntityManager): Promise<PublishedWorkflow> {
