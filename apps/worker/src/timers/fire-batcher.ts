@@ -48,7 +48,7 @@ export class FireBatcher {
 
   /**
    * Fires a row (or joins its firing). `head` is the row as the caller just read it, sparing the batch a read;
-   * `readAt` (ms since the epoch) is when that read was sent.
+   * `readAt` is when that read was sent (`performance.now()`: a monotonic clock, unlike the wall clock).
    */
   submit(id: string, head?: TimerHead, readAt?: number): Promise<FireOutcome> {
     const done = this.settled.get(id);
@@ -169,7 +169,7 @@ export class FireBatcher {
   private remember(id: string, o: FireOutcome): void {
     const max = this.opts.remember ?? 0;
     if (max <= 0) return;
-    this.settled.set(id, { outcome: o, at: Date.now() });
+    this.settled.set(id, { outcome: o, at: performance.now() });
     if (this.settled.size > max) this.settled.delete(this.settled.keys().next().value as string);
   }
 }

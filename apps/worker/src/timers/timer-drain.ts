@@ -114,12 +114,13 @@ export class TimerDrain {
     let cursor: { dueAt: Date; id: string } | undefined;
     while (!this.stopped) {
       const started = Date.now();
+      const sentAt = performance.now();
       const heads = await this.source.dueHeads(new Date(started), this.opts.readLimit, cursor);
       for (const h of heads) {
         if ((this.backoff.get(h.id) ?? 0) > started || this.batcher.has(h.id)) continue;
         this.backoff.delete(h.id);
         this.batcher
-          .submit(h.id, h, started)
+          .submit(h.id, h, sentAt)
           .catch(() => this.backoff.set(h.id, Date.now() + this.opts.failedBackoffMs));
       }
       const last = heads[heads.length - 1];
