@@ -9,6 +9,7 @@ const OPTS: TimerDrainOptions = {
   readLimit: 3,
   maxWaiting: 100,
   failedBackoffMs: 60_000,
+  rewindEveryMs: 0,
   watchEveryMs: 20,
   overdueMs: 50,
 };
@@ -173,6 +174,63 @@ describe('TimerDrain', () => {
     release();
     await until(() => firedAt.has('written-late'));
     await until(() => !drain.active);
+  });
+
+  it('while batches are in flight, wake-ups send the drain back to the oldest due row at most every rewindEveryMs', async () => {
+    const source = new Rows();
+    const fired = new Set<string>();
+    const batcher = new FireBatcher(
+      async (ids) => {
+        await new Promise((r) => setTimeout(r, 30)); // a batch takes a while: the rows stay in flight
+        const out = new Map<string, FireOutcome>();
+        for (const id of ids) {
+          const row = source.rows.find((r) => r.id === id);
+          if (row?.status === 'pending') {
+            row.status = 'fired';
+            fired.add(id);
+          }
+          out.set(id, { kind: 'fired', timer: 'remind', notified: 1 });
+        }
+        return out;
+      },
+      { maxSize: 2, maxInFlight: 2, remember: 1000 },
+    );
+    /** Reads from the oldest due row while batches were in flight, during the first half of the burst. */
+    let rewoundBusy = 0;
+    let counting = true;
+    const dueHeads = source.dueHeads.bind(source);
+    source.dueHeads = async (now, limit, after) => {
+      if (!after && counting && !batcher.idle) rewoundBusy++;
+      return dueHeads(now, limit, after);
+    };
+    const drain = new TimerDrain(source, batcher, {
+      ...OPTS,
+      readLimit: 100,
+      lookaheadMs: 2_000,
+      rewindEveryMs: 10_000,
+    });
+    const now = Date.now();
+    for (let i = 0; i < 24; i++) source.add(`r${String(i).padStart(2, '0')}`, now - 100 + i);
+    // a row due a little later keeps the drain running through the burst, as the rest of a burst's second does
+    source.add('z-later', now + 600);
+    drain.kick();
+    // a wake-up every 10 ms while the batches work through the rows
+    const waking = setInterval(() => drain.kick(), 10);
+    try {
+      await until(() => fired.size >= 12);
+      counting = false;
+      // a row written behind the drain's cursor meanwhile (due before the rows it read)
+      source.add('late', now - 200);
+      await until(() => fired.has('late'), 5000);
+      await until(() => fired.size === 26, 5000);
+    } finally {
+      clearInterval(waking);
+    }
+    // at most once in the first half of the burst (one per wake-up before, a dozen or more), and the late row was
+    // still found: once nothing was in flight, the drain went back to the oldest due row
+    expect(rewoundBusy).toBeLessThanOrEqual(1);
+    await until(() => !drain.active);
+    await drain.stop();
   });
 
   it('does not start again once stopped', async () => {

@@ -17,6 +17,11 @@ export interface TimerDrainOptions {
   maxWaiting: number;
   /** A row whose firing failed in the drain is left to its own job (and its retries) for this long. */
   failedBackoffMs: number;
+  /**
+   * While batches are in flight, the drain goes back to the oldest due row at most this often: each time it reads
+   * again every row still in flight or waiting (thousands in a burst). With nothing in flight it goes back at once.
+   */
+  rewindEveryMs: number;
   /** How often the watch looks for rows overdue by `overdueMs` whose jobs did not come (lost with Redis's data). */
   watchEveryMs: number;
   overdueMs: number;
@@ -50,6 +55,8 @@ export class TimerDrain {
   private coolUntil = 0;
   /** A wake-up came while the loop ran: it reads again from the start before it stops. */
   private again = false;
+  /** When the loop last went back to the oldest due row. */
+  private rewoundAt = 0;
   /** Ends the loop's current wait early (set while it waits). */
   private interrupt: (() => void) | null = null;
 
@@ -135,9 +142,15 @@ export class TimerDrain {
         }
         await sleep(Math.max(0, this.opts.pollMs - (Date.now() - started)));
         // after a wake-up, or with nothing in flight, look from the start again: rows behind the cursor (written
-        // late, due earlier than the row waited for, back from a back-off) are not left to their jobs
-        if (this.again || this.batcher.idle) cursor = undefined;
-        this.again = false;
+        // late, due earlier than the row waited for, back from a back-off) are not left to their jobs. While
+        // batches are in flight that re-reads every row they hold, so a wake-up then waits for `rewindEveryMs`
+        // (the loop keeps reading from the cursor meanwhile)
+        const now = Date.now();
+        if (this.batcher.idle || (this.again && now - this.rewoundAt >= this.opts.rewindEveryMs)) {
+          cursor = undefined;
+          this.again = false;
+          this.rewoundAt = now;
+        }
       }
       await this.batcher.whenWaitingBelow(this.opts.maxWaiting);
       if (this.backoff.size > 10_000) this.forgetExpired();

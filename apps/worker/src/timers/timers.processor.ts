@@ -28,6 +28,7 @@ export const TIMER_DRAIN: TimerDrainOptions = {
   readLimit: 1_000,
   maxWaiting: 1_000,
   failedBackoffMs: 60_000,
+  rewindEveryMs: 1_000,
   watchEveryMs: 2_000,
   overdueMs: 3_000,
 };
