@@ -37,9 +37,10 @@ const COOL_DOWN_MS = 2_000;
  * any row's own job, and at boot, the drain reads the pending rows due by now and gives them to the FireBatcher, then
  * keeps reading every `pollMs` while rows keep coming due within `lookaheadMs`, and stops when none do. A wake-up
  * that arrives while the drain runs is not lost: the drain cuts its wait short and reads again from the oldest due
- * row (while batches are in flight, at most every `rewindEveryMs`), and does one more pass before it stops. Each row's own job, due a little after the row, stays the guarantee:
- * it answers from the batcher's memory (or, in another worker, with `not-pending` after a read) for a row the drain
- * fired, and fires a row the drain missed or could not fire.
+ * row (while batches are in flight, at most every `rewindEveryMs`), and does one more pass before it stops. Each
+ * row's own job, due a little after the row, stays the guarantee: it answers from the batcher's memory (or, in
+ * another worker, with `not-pending` after a read) for a row the drain fired, and fires a row the drain missed or
+ * could not fire.
  *
  * The watch (`watch()`) covers the case no job wakes the drain: Redis lost the delayed jobs (a restart without
  * persistence, a flush). Every `watchEveryMs` it looks for a pending row overdue by `overdueMs` and drains; the
