@@ -92,8 +92,8 @@ function toTask(r: TaskRow): TaskEntity {
  * Fires durable timer rows. A firing that changes its task (an action, an escalation) locks the task, then the timer
  * row (the order every task action uses, so the two never deadlock); a reminder locks only its timer row and reads
  * the task after it (see `lock`). A row that is no longer pending is left alone, a row whose task left the timer's
- * state is cancelled, otherwise the row is marked fired and its work is done in the same transaction — `action`: the workflow
- * action, performed by the engine as the system through the task shell (events, effects, timers and outbox);
+ * state is cancelled, otherwise the row is marked fired and its work is done in the same transaction — `action`: the
+ * workflow action, performed by the engine as the system through the task shell (events, effects, timers and outbox);
  * `remind`: notifications; `escalate`: notifications, the task's escalation level, overdue marking, supervision
  * entries and the next rung of the ladder. Notifications carry the dedup key `timer-<row>-<user>`, so even a firing
  * replayed after its commit was lost would not notify twice. Remind and escalate rows due together are fired in
