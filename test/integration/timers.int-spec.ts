@@ -144,6 +144,16 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
   };
   const act = (who: Session, taskId: string, action: string, body: Record<string, unknown> = {}) =>
     t.http().post(`/api/v1/tasks/${taskId}/actions/${action}`).set(who.auth).send(body);
+  /** The task's detail once it reads closed (within 10 s). */
+  const untilClosed = (taskId: string) =>
+    waitFor(
+      async () => {
+        const d = await t.http().get(`/api/v1/tasks/${taskId}`).set(community.auth);
+        return d.body.state === 'closed' ? d.body : null;
+      },
+      10000,
+      100,
+    );
   /** Simulates Redis losing everything this run put there (FLUSHALL, but only for our own keys: the server is shared). */
   const loseRedis = async () => {
     const keys = await redis.keys(`${prefix}*`);
@@ -273,14 +283,7 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
       rows.filter((r) => ['remind', 'rung-1', 'rung-2', 'rung-3'].includes(r.timer_id)).map((r) => r.status),
     ).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
     // the silent owner: the auto-approve timer closes the task one second later, as the system
-    const closed = await waitFor(
-      async () => {
-        const d = await t.http().get(`/api/v1/tasks/${task.id}`).set(community.auth);
-        return d.body.state === 'closed' ? d.body : null;
-      },
-      10000,
-      100,
-    );
+    const closed = await untilClosed(task.id);
     expect(closed.closedAt).toEqual(expect.any(String));
     const events = (await t.http().get(`/api/v1/tasks/${task.id}/events`).set(community.auth)).body.items as {
       action: string;
@@ -569,14 +572,7 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     const outcome = await fired;
     expect(outcome).not.toBeInstanceOf(Error);
     expect(['fired', 'not-pending']).toContain((outcome as { kind: string }).kind);
-    const closed = await waitFor(
-      async () => {
-        const d = await t.http().get(`/api/v1/tasks/${task.id}`).set(community.auth);
-        return d.body.state === 'closed' ? d.body : null;
-      },
-      10000,
-      100,
-    );
+    const closed = await untilClosed(task.id);
     expect(closed.state).toBe('closed');
     const events = (await t.http().get(`/api/v1/tasks/${task.id}/events`).set(community.auth)).body.items as {
       action: string;

@@ -4,16 +4,19 @@ import { FireBatcher } from './fire-batcher.js';
 
 const fired: FireOutcome = { kind: 'fired', timer: 'remind', notified: 1 };
 
+/** A batcher whose firings all succeed, recording the ids of each call. */
+function recording(opts: ConstructorParameters<typeof FireBatcher>[1]) {
+  const calls: string[][] = [];
+  const batcher = new FireBatcher(async (ids) => {
+    calls.push(ids);
+    return new Map(ids.map((id) => [id, fired]));
+  }, opts);
+  return { batcher, calls };
+}
+
 describe('FireBatcher', () => {
   it('fires rows submitted together in one call, and splits at maxSize', async () => {
-    const calls: string[][] = [];
-    const batcher = new FireBatcher(
-      async (ids) => {
-        calls.push(ids);
-        return new Map(ids.map((id) => [id, fired]));
-      },
-      { maxSize: 3, maxInFlight: 4 },
-    );
+    const { batcher, calls } = recording({ maxSize: 3, maxInFlight: 4 });
     const outcomes = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => batcher.submit(id)));
     expect(outcomes).toEqual([fired, fired, fired, fired, fired]);
     expect(calls).toEqual([
@@ -74,14 +77,7 @@ describe('FireBatcher', () => {
 
 describe('FireBatcher: shared and remembered firings', () => {
   it('gives a row asked for twice one firing, and answers it from memory once it settled', async () => {
-    const calls: string[][] = [];
-    const batcher = new FireBatcher(
-      async (ids) => {
-        calls.push(ids);
-        return new Map(ids.map((id) => [id, fired]));
-      },
-      { maxSize: 10, maxInFlight: 1, remember: 2 },
-    );
+    const { batcher, calls } = recording({ maxSize: 10, maxInFlight: 1, remember: 2 });
     expect(await Promise.all([batcher.submit('a'), batcher.submit('a'), batcher.submit('b')])).toEqual([
       fired,
       fired,
@@ -143,14 +139,7 @@ describe('FireBatcher: what memory and outages do not hide', () => {
   });
 
   it('fires a remembered row again when the caller has just read it as pending', async () => {
-    const calls: string[][] = [];
-    const batcher = new FireBatcher(
-      async (ids) => {
-        calls.push(ids);
-        return new Map(ids.map((id) => [id, fired]));
-      },
-      { maxSize: 10, maxInFlight: 1, remember: 10 },
-    );
+    const { batcher, calls } = recording({ maxSize: 10, maxInFlight: 1, remember: 10 });
     await batcher.submit('a');
     await batcher.submit('a'); // from memory
     await batcher.submit('a', pendingHead('a')); // the database says pending: fired again
@@ -158,14 +147,7 @@ describe('FireBatcher: what memory and outages do not hide', () => {
   });
 
   it("answers a pending read sent before the row's firing settled from memory, and fires one sent after again", async () => {
-    const calls: string[][] = [];
-    const batcher = new FireBatcher(
-      async (ids) => {
-        calls.push(ids);
-        return new Map(ids.map((id) => [id, fired]));
-      },
-      { maxSize: 10, maxInFlight: 1, remember: 10 },
-    );
+    const { batcher, calls } = recording({ maxSize: 10, maxInFlight: 1, remember: 10 });
     // the drain sent its read while the row's batch was still in flight, so the read may predate the commit
     const readBefore = performance.now();
     await new Promise((r) => setTimeout(r, 5));
