@@ -3,9 +3,10 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { QueueName } from '@gridflow/queue';
+import { JobName, notifyBatchJobId, QueueName } from '@gridflow/queue';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { OutboxRelay } from '../../apps/worker/src/outbox/outbox-relay.service.js';
+import { republishLostJobs } from '../../apps/worker/src/outbox/lost-jobs.js';
 import { createTestApp, login, waitFor, type Session, type TestApp } from '../helpers/app.js';
 
 const inDays = (d: number) => new Date(Date.now() + d * 86400_000).toISOString();
@@ -60,6 +61,126 @@ describe('transactional outbox → BullMQ → idempotent consumers (integration)
     });
     expect(await n(t, 'SELECT COUNT(*) AS n FROM notifications WHERE task_id = ?', [task.body.id])).toBe(recipients);
     expect(await n(t, 'SELECT COUNT(*) AS n FROM applied_effects WHERE outbox_id = ?', [rows[0].id])).toBe(1);
+  });
+
+  /** Creates tasks owned by the department (no outbox rows of this test's own yet) and returns their ids. */
+  const deptTasks = async (count: number, title: string) => {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const res = await t.http().post('/api/v1/tasks').set(dept.auth).send({ title: `${title}${i}`, categoryCode: 'STREET_VENDOR_RECTIFICATION', dueAt: inDays(7) });
+      expect(res.status).toBe(201);
+      ids.push(res.body.id);
+    }
+    return ids;
+  };
+  /** Writes one notify outbox row per payload in one statement (they commit together, as one action's rows do) and returns their ids. */
+  const writeNotices = async (payloads: Record<string, unknown>[]) => {
+    // earlier rows (the tasks' own) relayed first, so that these few go out as one batch
+    await waitFor(async () => (await n(t, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL')) === 0);
+    const res = (await t.ds.query(
+      `INSERT INTO outbox (job_name, aggregate_id, payload) VALUES ${payloads.map(() => "('notify', ?, ?)").join(',')}`,
+      payloads.flatMap((p) => [p.taskId, JSON.stringify(p)]),
+    )) as { insertId: number };
+    return payloads.map((_, i) => String(Number(res.insertId) + i));
+  };
+  const outboxRows = (ids: string[]) =>
+    t.ds.query(
+      `SELECT o.id, o.job_id AS jobId, o.attempts, o.sent_at AS sentAt, o.last_error AS lastError, a.job_name AS appliedAs
+         FROM outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id WHERE o.id IN (${ids.map(() => '?').join(',')}) ORDER BY o.id`,
+      ids,
+    ) as Promise<{ id: string; jobId: string | null; attempts: number; sentAt: Date | null; lastError: string | null; appliedAs: string | null }[]>;
+  const urgedOf = "SELECT COUNT(*) AS n FROM notifications WHERE task_id = ? AND template = 'task.urged'";
+  const recipientsOfDept = () => n(t, "SELECT COUNT(*) AS n FROM users WHERE org_unit_id = ? AND roles IN ('leader','staff') AND disabled = 0", [dept.user.orgUnitId]);
+
+  it('the notify rows of one relay pass go out as one job; each arrives once, also when the batch is published again', async () => {
+    const tasks = await deptTasks(3, '批量通知');
+    const ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
+    await waitFor(async () => (await outboxRows(ids)).every((r) => r.appliedAs === 'notify'));
+    const rows = await outboxRows(ids);
+    const jobId = rows[0].jobId;
+    expect(jobId).toEqual(expect.stringMatching(/^notify-batch-/));
+    expect(rows.map((r) => r.jobId)).toEqual([jobId, jobId, jobId]);
+    const queue = worker.get<Queue>(getQueueToken(QueueName.Effects));
+    const job = await queue.getJob(jobId!);
+    expect(job?.name).toBe(JobName.NotifyBatch);
+    expect(await job?.getState()).toBe('completed');
+    const carried = (job?.data as { items: { outboxId: string }[] }).items.map((i) => i.outboxId);
+    expect(carried).toEqual(expect.arrayContaining(ids));
+    expect(jobId).toBe(notifyBatchJobId(carried));
+    for (const id of ids) expect(await queue.getJob(`outbox-${id}`)).toBeUndefined();
+
+    const recipients = await recipientsOfDept();
+    expect(recipients).toBeGreaterThan(0);
+    const perTask = () => Promise.all(tasks.map((id) => n(t, urgedOf, [id])));
+    expect(await perTask()).toEqual([recipients, recipients, recipients]);
+
+    // the same rows published again, as after a relay crash between publishing and marking: nothing is delivered twice
+    await queue.remove(jobId!);
+    await t.ds.query(`UPDATE outbox SET sent_at = NULL WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+    await waitFor(async () => (await outboxRows(ids)).every((r) => Number(r.attempts) === 2 && r.sentAt));
+    const again = (await outboxRows(ids))[0].jobId!;
+    await waitFor(async () => (await (await queue.getJob(again))?.getState()) === 'completed');
+    expect(await perTask()).toEqual([recipients, recipients, recipients]);
+    expect(await n(t, `SELECT COUNT(*) AS n FROM applied_effects WHERE outbox_id IN (${ids.map(() => '?').join(',')})`, ids)).toBe(3);
+  });
+
+  it('a notify row that cannot be delivered fails alone: the other rows of its batch arrive', async () => {
+    const tasks = await deptTasks(2, '坏通知');
+    // the database refuses every notification about the second task (a trigger), as it would a row it cannot store
+    await t.ds.query('DROP TRIGGER IF EXISTS test_refuse_notification');
+    await t.ds.query(
+      `CREATE TRIGGER test_refuse_notification BEFORE INSERT ON notifications FOR EACH ROW
+         IF NEW.task_id = '${tasks[1]}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by the test'; END IF`,
+    );
+    const ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
+    const [good, bad] = await waitFor(async () => {
+      const rows = await outboxRows(ids);
+      return rows[0].appliedAs && rows[1].lastError ? rows : null;
+    });
+    expect(good.jobId).toEqual(expect.stringMatching(/^notify-batch-/));
+    expect(bad.jobId).toBe(good.jobId);
+    expect(good.appliedAs).toBe('notify');
+    expect(good.lastError).toBeNull();
+    expect(bad.appliedAs).toBeNull();
+    expect(bad.lastError).toMatch(new RegExp(`1 of 2 notify rows failed \\(outbox ${bad.id}\\): refused by the test`));
+    expect(await n(t, urgedOf, [tasks[0]])).toBe(await recipientsOfDept());
+    expect(await n(t, urgedOf, [tasks[1]])).toBe(0);
+    // once the database takes it, the job's next attempt delivers the row that failed, and only it
+    await t.ds.query('DROP TRIGGER test_refuse_notification');
+    await waitFor(async () => (await outboxRows([bad.id]))[0].appliedAs === 'notify', 30000);
+    expect(await n(t, urgedOf, [tasks[1]])).toBe(await recipientsOfDept());
+    expect(await n(t, urgedOf, [tasks[0]])).toBe(await recipientsOfDept());
+  });
+
+  it('after Redis lost data, a batched row goes back to the relay only when its batch job is gone', async () => {
+    const queue = worker.get<Queue>(getQueueToken(QueueName.Effects));
+    const outbound = worker.get<Queue>(getQueueToken(QueueName.Outbound));
+    const tasks = await deptTasks(2, '丢失的批');
+    let ids: string[] = [];
+    await queue.pause();
+    try {
+      ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
+      const [first] = await waitFor(async () => {
+        const rows = await outboxRows(ids);
+        return rows.every((r) => r.sentAt) ? rows : null;
+      });
+      expect(await (await queue.getJob(first.jobId!))?.getState()).toBe('waiting');
+      // the batch job is still there: the rows stay as they are (a per-row lookup would find no outbox-<id> job)
+      await republishLostJobs(t.ds, { effects: queue, outbound });
+      expect((await outboxRows(ids)).map((r) => [r.attempts, r.sentAt !== null, r.appliedAs])).toEqual([
+        [1, true, null],
+        [1, true, null],
+      ]);
+      // the batch job is gone: both rows go back to the relay, which publishes them again
+      await queue.remove(first.jobId!);
+      expect(await republishLostJobs(t.ds, { effects: queue, outbound })).toBeGreaterThanOrEqual(2);
+      await waitFor(async () => (await outboxRows(ids)).every((r) => Number(r.attempts) === 2 && r.sentAt));
+    } finally {
+      await queue.resume();
+    }
+    await waitFor(async () => (await outboxRows(ids)).every((r) => r.appliedAs === 'notify'));
+    const recipients = await recipientsOfDept();
+    for (const id of tasks) expect(await n(t, urgedOf, [id])).toBe(recipients);
   });
 
   it('nothing reaches the outbox when the action is refused', async () => {

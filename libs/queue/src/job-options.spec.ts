@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   JOB_OPTIONS,
+  notifyBatchJobId,
+  outboxJobRoute,
   TIMER_JOB_GRACE_MS,
   TIMER_WAKE_SLOT_MS,
   timerJobId,
@@ -59,5 +61,24 @@ describe('timerJobs', () => {
   it('keeps what the caller adds to a row (outbox id, correlation id) in the row’s job', () => {
     const [job] = timerJobs([{ ...row('a', 1_000), outboxId: '42', correlationId: 'req-1' }], now);
     expect(job.data).toEqual({ ...row('a', 1_000), outboxId: '42', correlationId: 'req-1' });
+  });
+});
+
+describe('notify batch job ids and routes', () => {
+  it('names a batch by its rows: the same rows give the same id, other rows or another grouping another one', () => {
+    const id = notifyBatchJobId(['10', '11', '13']);
+    expect(id).toMatch(/^notify-batch-10-3-[0-9a-f]{16}$/);
+    expect(notifyBatchJobId(['10', '11', '13'])).toBe(id);
+    expect(notifyBatchJobId(['10', '12', '13'])).not.toBe(id);
+    expect(notifyBatchJobId(['10', '11'])).not.toBe(id);
+  });
+
+  it('routes a row to the batch job it went out in when it has one, else to its own', () => {
+    const payload = { taskId: 't', eventSeq: 1, template: 'task.accepted', to: 'owner' };
+    expect(outboxJobRoute(JobName.Notify, payload, '42')).toEqual({ queueName: 'effects', jobId: 'outbox-42' });
+    expect(outboxJobRoute(JobName.Notify, payload, '42', 'notify-batch-40-3-abc')).toEqual({
+      queueName: 'effects',
+      jobId: 'notify-batch-40-3-abc',
+    });
   });
 });

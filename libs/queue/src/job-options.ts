@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from './queues.js';
 
@@ -12,6 +13,7 @@ const effect: JobsOptions = {
 export const JOB_OPTIONS: Record<JobName, JobsOptions> = {
   [JobName.Heartbeat]: { attempts: 1, removeOnComplete: 100, removeOnFail: 1000 },
   [JobName.Notify]: effect,
+  [JobName.NotifyBatch]: effect,
   [JobName.RollUp]: effect,
   // firing is idempotent (the row is the truth): completed timer jobs need not be kept
   [JobName.FireTimer]: { ...effect, removeOnComplete: true },
@@ -52,6 +54,15 @@ export function jobId(...parts: (string | number)[]): string {
 
 /** The job id of an outbox row: publishing the same row twice yields one job. */
 export const outboxJobId = (outboxId: string | number) => jobId('outbox', outboxId);
+
+/**
+ * The job id of a NotifyBatch job: derived from the outbox ids it carries, so publishing the same rows together again
+ * yields the same job, and rows published again in another grouping get a job of their own.
+ */
+export function notifyBatchJobId(outboxIds: readonly (string | number)[]): string {
+  const digest = createHash('sha256').update(outboxIds.join(',')).digest('hex').slice(0, 16);
+  return jobId('notify-batch', outboxIds[0], outboxIds.length, digest);
+}
 
 /** The job id of a timer row: scheduling the same timer twice yields one delayed job. */
 export const timerJobId = (timerRowId: string) => jobId('timer', timerRowId);
@@ -113,13 +124,16 @@ export const smsJobId = (smsId: string) => jobId('sms', smsId);
 
 /**
  * The queue and job id an outbox row is published under: a timer row's or an outbound row's own id (so the same
- * timer or delivery queued twice is one job), else the outbox id.
+ * timer or delivery queued twice is one job), the batch job a notify row went out in (`batchJobId`, the row's
+ * job_id), else the outbox id.
  */
 export function outboxJobRoute(
   name: JobName,
   payload: Record<string, unknown>,
   outboxId: string,
+  batchJobId?: string | null,
 ): { queueName: QueueName; jobId: string } {
+  if (batchJobId) return { queueName: JOB_QUEUE[JobName.NotifyBatch], jobId: batchJobId };
   if (name === JobName.FireTimer) return { queueName: QueueName.Timers, jobId: timerJobId(String(payload.timerRowId)) };
   if (name === JobName.DeliverWebhook)
     return { queueName: QueueName.Outbound, jobId: webhookJobId(String(payload.deliveryId)) };

@@ -20,6 +20,11 @@ export enum JobName {
   Heartbeat = 'heartbeat',
   /** Deliver an in-app notification about a task to the users of a unit. */
   Notify = 'notify',
+  /**
+   * Deliver the notify outbox rows of one relay pass together (`items`, each with its outbox id): one job and one
+   * transaction instead of one per row. Only the relay makes these; an outbox row's job_name stays `notify`.
+   */
+  NotifyBatch = 'notify-batch',
   /** Recompute a parent task's progress and child counts from its children, then move up the tree. */
   RollUp = 'roll-up',
   /**
@@ -48,6 +53,7 @@ export interface JobPayloads {
     to: string;
     userIds?: string[];
   };
+  [JobName.NotifyBatch]: { items: NotifyBatchItem[] };
   [JobName.RollUp]: { taskId: string };
   [JobName.FireTimer]: { timerRowId: string; taskId: string; dueAt: string };
   /** The slot's start, in epoch milliseconds. */
@@ -56,10 +62,14 @@ export interface JobPayloads {
   [JobName.SendSms]: { smsId: string };
 }
 
+/** One notify outbox row inside a NotifyBatch job: its payload, outbox id and correlation id. */
+export type NotifyBatchItem = JobPayloads[JobName.Notify] & { outboxId: string; correlationId?: string | null };
+
 /** Which queue each job runs on. */
 export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.Heartbeat]: QueueName.Maintenance,
   [JobName.Notify]: QueueName.Effects,
+  [JobName.NotifyBatch]: QueueName.Effects,
   [JobName.RollUp]: QueueName.Effects,
   [JobName.FireTimer]: QueueName.Timers,
   [JobName.WakeTimers]: QueueName.Timers,

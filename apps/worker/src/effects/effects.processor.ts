@@ -3,9 +3,9 @@ import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Job, UnrecoverableError } from 'bullmq';
 import { DataSource, EntityManager } from 'typeorm';
-import { withCorrelationId } from '@gridflow/common';
+import { isDependencyUnavailable, withCorrelationId } from '@gridflow/common';
 import { NotificationService, RollUpService } from '@gridflow/domain';
-import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from '@gridflow/queue';
+import { JOB_QUEUE, JobName, type JobPayloads, type NotifyBatchItem, QueueName } from '@gridflow/queue';
 import { pingDatabase, waitingOutOutages } from '../dependency-wait.js';
 
 type Envelope<J extends JobName> = JobPayloads[J] & { outboxId: string; correlationId?: string | null };
@@ -26,7 +26,8 @@ export const EFFECTS_WORKER_OPTIONS = {
 
 /**
  * Consumes work published from the outbox. Each job runs in one transaction that first records its outbox id in
- * applied_effects: a duplicate delivery finds the id there and does nothing.
+ * applied_effects: a duplicate delivery finds the id there and does nothing. A NotifyBatch job carries many notify
+ * rows and records and delivers those not applied yet together (`processBatch`).
  */
 @Processor(QueueName.Effects, EFFECTS_WORKER_OPTIONS)
 export class EffectsProcessor extends WorkerHost implements OnApplicationBootstrap {
@@ -36,7 +37,7 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
-    notifications: NotificationService,
+    private readonly notifications: NotificationService,
     rollUps: RollUpService,
   ) {
     super();
@@ -49,18 +50,24 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
 
   onApplicationBootstrap(): void {
     const expected = (Object.keys(JOB_QUEUE) as JobName[]).filter((j) => JOB_QUEUE[j] === QueueName.Effects);
-    const missing = expected.filter((j) => !this.handlers[j]);
+    const missing = expected.filter((j) => j !== JobName.NotifyBatch && !this.handlers[j]);
     if (missing.length) throw new Error(`No handler for effects jobs: ${missing.join(', ')}`);
   }
 
   /** The last failure of a job is written to its outbox row, where operators (and the sweeper) can see it. */
   @OnWorkerEvent('failed')
   async onFailed(job: Job | undefined, err: Error): Promise<void> {
-    const outboxId = (job?.data as { outboxId?: string } | undefined)?.outboxId;
+    const data = job?.data as { outboxId?: string; items?: { outboxId?: string }[] } | undefined;
+    const outboxIds = (data?.items?.map((i) => i.outboxId) ?? [data?.outboxId]).filter((id): id is string => !!id);
     this.logger.warn(`job ${job?.name} ${job?.id} failed (attempt ${job?.attemptsMade}): ${err.message}`);
-    if (outboxId) {
+    if (outboxIds.length) {
+      // on the rows still not applied (a batch's other rows may have been delivered)
       await this.ds
-        .query('UPDATE outbox SET last_error = ? WHERE id = ?', [err.message.slice(0, 2000), outboxId])
+        .query(
+          `UPDATE outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id SET o.last_error = ?
+            WHERE o.id IN (${outboxIds.map(() => '?').join(',')}) AND a.outbox_id IS NULL`,
+          [err.message.slice(0, 2000), ...outboxIds],
+        )
         .catch(() => undefined);
     }
   }
@@ -71,6 +78,7 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
   }
 
   async process(job: Job, token?: string): Promise<void> {
+    if (job.name === JobName.NotifyBatch) return this.processBatch(job, token);
     const handler = this.handlers[job.name as JobName];
     if (!handler) throw new UnrecoverableError(`Unknown job ${job.name}`);
     const data = job.data as { outboxId?: string; correlationId?: string | null };
@@ -92,5 +100,66 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
         ),
       this.databaseUp,
     );
+  }
+
+  /**
+   * A NotifyBatch job: its rows not applied yet are recorded in applied_effects and delivered in one transaction.
+   * When that fails for another reason than an outage, each row is tried in a transaction of its own, so that a row
+   * that cannot be delivered does not hold back the others; the job then fails (and is retried) for those rows alone.
+   * Two deliveries of the same rows at once (a batch published again while the first still ran) both pass the
+   * applied check, but notifications are unique per dedup key and only new ones reach the outbound channels.
+   */
+  private async processBatch(job: Job, token?: string): Promise<void> {
+    const items = (job.data as Partial<JobPayloads[JobName.NotifyBatch]>).items;
+    if (!items?.length || items.some((i) => !i.outboxId)) throw new UnrecoverableError(`Job ${job.id} carries no outbox ids`);
+    const deliver = (batch: NotifyBatchItem[]) =>
+      withCorrelationId(batch[0].correlationId ?? `job-${job.id}`, () =>
+        this.ds.transaction((em) => this.applyNotices(em, batch)),
+      );
+    await waitingOutOutages(
+      job,
+      token,
+      async () => {
+        try {
+          await deliver(items);
+        } catch (err) {
+          if (items.length === 1 || isDependencyUnavailable(err)) throw err;
+          const failed: { outboxId: string; error: Error }[] = [];
+          for (const item of items) {
+            try {
+              await deliver([item]);
+            } catch (e) {
+              if (isDependencyUnavailable(e)) throw e;
+              failed.push({ outboxId: item.outboxId, error: e as Error });
+            }
+          }
+          if (failed.length) {
+            throw new Error(
+              `${failed.length} of ${items.length} notify rows failed (outbox ${failed.map((f) => f.outboxId).join(', ')}): ${failed[0].error.message}`,
+              { cause: err },
+            );
+          }
+        }
+      },
+      this.databaseUp,
+    );
+  }
+
+  private async applyNotices(em: EntityManager, items: NotifyBatchItem[]): Promise<void> {
+    const ids = items.map((i) => String(i.outboxId));
+    const applied = new Set(
+      (
+        (await em.query(`SELECT outbox_id FROM applied_effects WHERE outbox_id IN (${ids.map(() => '?').join(',')})`, ids)) as {
+          outbox_id: string | number;
+        }[]
+      ).map((r) => String(r.outbox_id)),
+    );
+    const todo = items.filter((i) => !applied.has(String(i.outboxId)));
+    if (!todo.length) return;
+    await em.query(
+      `INSERT IGNORE INTO applied_effects (outbox_id, job_name) VALUES ${todo.map(() => '(?, ?)').join(',')}`,
+      todo.flatMap((i) => [i.outboxId, JobName.Notify]),
+    );
+    await this.notifications.deliverMany(em, todo);
   }
 }

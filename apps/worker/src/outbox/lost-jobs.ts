@@ -18,15 +18,15 @@ export async function republishLostJobs(ds: DataSource, queues: { effects: Queue
   let after = '0';
   for (;;) {
     const rows = (await ds.query(
-      `SELECT o.id, o.job_name, o.payload FROM outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id
+      `SELECT o.id, o.job_name, o.payload, o.job_id FROM outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id
         WHERE o.sent_at >= NOW(3) - INTERVAL ${OUTBOX_STUCK_MS / 1000} SECOND AND o.id > ?
           AND a.outbox_id IS NULL AND o.job_name <> ?
         ORDER BY o.id LIMIT ${BATCH}`,
       [after, JobName.FireTimer],
-    )) as { id: string; job_name: string; payload: string }[];
+    )) as { id: string; job_name: string; payload: string; job_id: string | null }[];
     if (!rows.length) return total;
     const routes = rows.map((r) =>
-      outboxJobRoute(r.job_name as JobName, JSON.parse(r.payload) as Record<string, unknown>, String(r.id)),
+      outboxJobRoute(r.job_name as JobName, JSON.parse(r.payload) as Record<string, unknown>, String(r.id), r.job_id),
     );
     const exists = await Promise.all(
       routes.map((r) => jobExists(r.queueName === QueueName.Outbound ? queues.outbound : queues.effects, r.jobId)),

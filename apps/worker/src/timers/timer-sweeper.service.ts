@@ -190,16 +190,16 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
   /** Outbox rows sent but never applied whose job is gone go back to the relay (sent_at = NULL). */
   private async sweepOutbox(): Promise<number> {
     const rows = (await this.ds.query(
-      `SELECT o.id, o.job_name, o.payload FROM outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id
+      `SELECT o.id, o.job_name, o.payload, o.job_id FROM outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id
         WHERE o.sent_at BETWEEN NOW(3) - INTERVAL 1 DAY AND NOW(3) - INTERVAL ${OUTBOX_STUCK_MS / 1000} SECOND
           AND a.outbox_id IS NULL AND o.job_name <> ?
         ORDER BY o.id LIMIT ${BATCH}`,
       [JobName.FireTimer],
-    )) as { id: string; job_name: string; payload: string }[];
+    )) as { id: string; job_name: string; payload: string; job_id: string | null }[];
     if (!rows.length) return 0;
     // outbound rows (webhooks, SMS) are published under their delivery row's id on the outbound queue
     const routes = rows.map((r) =>
-      outboxJobRoute(r.job_name as JobName, JSON.parse(r.payload) as Record<string, unknown>, String(r.id)),
+      outboxJobRoute(r.job_name as JobName, JSON.parse(r.payload) as Record<string, unknown>, String(r.id), r.job_id),
     );
     const isOutbound = routes.map((r) => r.queueName === QueueName.Outbound);
     const [effectsExist, outboundExist] = await Promise.all([

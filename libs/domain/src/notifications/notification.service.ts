@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { newId, NotFoundError, type Principal } from '@gridflow/common';
-import { NotificationEntity, TaskEntity } from '@gridflow/persistence';
+import { NotificationEntity, type TaskEntity } from '@gridflow/persistence';
 import { pathIds } from '../tasks/task-paths.js';
 import { NotificationChannels, type NotificationRow } from './notification-channels.service.js';
 
@@ -56,6 +56,18 @@ function recipientUnit(
   return task.assigneeOrgUnitId;
 }
 
+/** One notify effect (JobPayloads[JobName.Notify]): one task or many sibling tasks, about event `eventSeq`. */
+export interface NotifyEffect {
+  taskId?: string;
+  taskIds?: string[];
+  eventSeq: number;
+  template: string;
+  to: string;
+  userIds?: string[];
+}
+
+type NotifiedTask = Pick<TaskEntity, 'id' | 'title' | 'ownerOrgUnitId' | 'assigneeOrgUnitId' | 'ownerPath'>;
+
 /** In-app notifications: delivery from task events (idempotent per event, template and user) and the inbox. */
 @Injectable()
 export class NotificationService {
@@ -64,62 +76,69 @@ export class NotificationService {
     private readonly channels: NotificationChannels,
   ) {}
 
+  /** Delivers one notify effect — for one task, or for the many children of a fan-out. */
+  async deliver(em: EntityManager, p: NotifyEffect): Promise<number> {
+    return this.deliverMany(em, [p]);
+  }
+
   /**
-   * Delivers one notify effect — for one task, or for the many children of a fan-out in a few bulk statements.
-   * Returns how many notifications were new (a redelivery inserts none: the dedup key is per event and user).
+   * Delivers many notify effects at once — the notify rows of one relay pass — in a few bulk statements: one read of
+   * their tasks, one of the recipient units' users, the inserts, and one fan-out to the outbound channels (plain SQL:
+   * this runs for most task actions). Returns how many notifications were new (a redelivery inserts none: the dedup
+   * key is per task, event, template and user).
    */
-  async deliver(
-    em: EntityManager,
-    p: { taskId?: string; taskIds?: string[]; eventSeq: number; template: string; to: string; userIds?: string[] },
-  ): Promise<number> {
-    const ids = p.taskIds ?? (p.taskId ? [p.taskId] : []);
+  async deliverMany(em: EntityManager, effects: readonly NotifyEffect[]): Promise<number> {
+    const idsOf = (p: NotifyEffect) => p.taskIds ?? (p.taskId ? [p.taskId] : []);
+    const ids = [...new Set(effects.flatMap(idsOf))];
     if (!ids.length) return 0;
-    const tasks = await em.getRepository(TaskEntity).find({
-      where: { id: In(ids) },
-      select: { id: true, title: true, ownerOrgUnitId: true, assigneeOrgUnitId: true, ownerPath: true },
-    });
-    const unitOf = (task: TaskEntity) => recipientUnit(task, p.to);
+    const tasks = new Map<string, NotifiedTask>();
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      const found = (await em.query(
+        `SELECT id, title, owner_org_unit_id AS ownerOrgUnitId, assignee_org_unit_id AS assigneeOrgUnitId,
+                owner_path AS ownerPath
+           FROM tasks WHERE id IN (${chunk.map(() => '?').join(',')})`,
+        chunk,
+      )) as NotifiedTask[];
+      for (const t of found) tasks.set(t.id, t);
+    }
+    const targets = effects.map((p) => ({
+      p,
+      tasks: idsOf(p)
+        .map((id) => tasks.get(id))
+        .filter((t): t is NotifiedTask => !!t),
+    }));
+    // the recipients of effects without explicit users: the users of the target units with a recipient role
+    const units = targets.flatMap(({ p, tasks: ts }) =>
+      p.userIds?.length ? [] : ts.map((t) => recipientUnit(t, p.to)).filter((u): u is string => !!u),
+    );
     const byUnit = new Map<string, string[]>();
-    if (!p.userIds?.length) {
-      const users = await this.usersOfUnits(
-        em,
-        tasks.map(unitOf).filter((u): u is string => !!u),
+    for (const [unit, list] of await this.usersOfUnits(em, units)) {
+      byUnit.set(
+        unit,
+        list.filter((u) => u.roles.some((r) => RECIPIENT_ROLES.includes(r))).map((u) => u.id),
       );
-      for (const [unit, list] of users) {
-        byUnit.set(
-          unit,
-          list.filter((u) => u.roles.some((r) => RECIPIENT_ROLES.includes(r))).map((u) => u.id),
-        );
+    }
+    const rows: NotificationRow[] = [];
+    for (const { p, tasks: ts } of targets) {
+      const template = p.template.slice(0, 64);
+      for (const task of ts) {
+        const unit = recipientUnit(task, p.to);
+        const recipients = p.userIds?.length ? [...new Set(p.userIds)] : unit ? (byUnit.get(unit) ?? []) : [];
+        const title = titleFor(p.template, task.title);
+        for (const userId of recipients) {
+          rows.push({
+            id: newId(),
+            userId,
+            taskId: task.id,
+            template,
+            title,
+            dedupKey: `${task.id}-${p.eventSeq}-${p.template}-${userId}`.slice(0, 200),
+          });
+        }
       }
     }
-    const template = p.template.slice(0, 64);
-    const rows: NotificationRow[] = tasks.flatMap((task) => {
-      const unit = unitOf(task);
-      const recipients = p.userIds?.length ? [...new Set(p.userIds)] : unit ? (byUnit.get(unit) ?? []) : [];
-      const title = titleFor(p.template, task.title);
-      return recipients.map((userId) => ({
-        id: newId(),
-        userId,
-        taskId: task.id,
-        template,
-        title,
-        dedupKey: `${task.id}-${p.eventSeq}-${p.template}-${userId}`.slice(0, 200),
-      }));
-    });
-    let inserted = 0;
-    for (let i = 0; i < rows.length; i += 1000) {
-      const res = await em
-        .createQueryBuilder()
-        .insert()
-        .into(NotificationEntity)
-        .values(rows.slice(i, i + 1000))
-        .orIgnore()
-        .execute();
-      inserted += Number((res.raw as { affectedRows?: number })?.affectedRows ?? 0);
-    }
-    // fanOut looks up which rows were new itself (the driver's insert result does not always carry affectedRows)
-    await this.channels.fanOut(em, rows);
-    return inserted;
+    return this.insert(em, rows);
   }
 
   /**
@@ -131,36 +150,39 @@ export class NotificationService {
     em: EntityManager,
     items: { task: Pick<TaskEntity, 'id' | 'title'>; template: string; userIds: string[]; dedupBase: string }[],
   ): Promise<number> {
-    const rows: unknown[][] = [];
+    const rows: NotificationRow[] = [];
     for (const p of items) {
       const title = titleFor(p.template, p.task.title);
       for (const userId of new Set(p.userIds)) {
-        rows.push([
-          newId(),
+        rows.push({
+          id: newId(),
           userId,
-          p.task.id,
-          p.template.slice(0, 64),
+          taskId: p.task.id,
+          template: p.template.slice(0, 64),
           title,
-          `${p.dedupBase}-${userId}`.slice(0, 200),
-        ]);
+          dedupKey: `${p.dedupBase}-${userId}`.slice(0, 200),
+        });
       }
     }
+    return this.insert(em, rows);
+  }
+
+  /**
+   * Inserts notification rows (a row whose dedup key exists already is skipped) and fans the new ones out to the
+   * outbound channels. Returns how many were new.
+   */
+  private async insert(em: EntityManager, rows: NotificationRow[]): Promise<number> {
     let inserted = 0;
     for (let i = 0; i < rows.length; i += 1000) {
       const chunk = rows.slice(i, i + 1000);
       const res = (await em.query(
         `INSERT IGNORE INTO notifications (id, user_id, task_id, template, title, dedup_key) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(',')}`,
-        chunk.flat(),
+        chunk.flatMap((r) => [r.id, r.userId, r.taskId, r.template, r.title, r.dedupKey]),
       )) as { affectedRows?: number };
       inserted += Number(res.affectedRows ?? 0);
     }
-    if (inserted) {
-      const offered = rows.map(
-        ([id, userId, taskId, template, title, dedupKey]) =>
-          ({ id, userId, taskId, template, title, dedupKey }) as NotificationRow,
-      );
-      await this.channels.fanOut(em, offered);
-    }
+    // fanOut looks up which of the offered rows are new itself
+    if (inserted) await this.channels.fanOut(em, rows);
     return inserted;
   }
 

@@ -3,7 +3,8 @@ import { jsonTransformer, type JsonObject } from './transformers.js';
 
 /**
  * Work derived from a committed change, written in the same transaction as the change. The worker's relay
- * publishes each row to BullMQ with the row id as the job id, then marks it sent.
+ * publishes each row to BullMQ with the row id as the job id (notify rows: several in one NotifyBatch job, named in
+ * job_id), then marks it sent.
  */
 @Entity({ name: 'outbox' })
 @Index('ix_outbox_pending', ['sentAt', 'id'])
@@ -34,6 +35,10 @@ export class OutboxEntity {
 
   @Column({ name: 'last_error', type: 'text', nullable: true, default: null })
   lastError: string | null;
+
+  /** The job the row last went out in, when not its own (a NotifyBatch job); NULL: the row's own job. */
+  @Column({ name: 'job_id', type: 'varchar', length: 100, nullable: true, default: null })
+  jobId: string | null;
 }
 
 /** One row per outbox row whose effect was applied: consumers check it to stay idempotent. */

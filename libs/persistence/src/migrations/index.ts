@@ -7,6 +7,7 @@ import { TaskListIndexes1763900600000 } from './1763900600000-task-list-indexes.
 import { WebhookSecretsDeleteResend1763900700000 } from './1763900700000-webhook-secrets-delete-resend.js';
 import { CategoryTimerPolicy1763900800000 } from './1763900800000-category-timer-policy.js';
 import { TimerTaskIndex1763900900000 } from './1763900900000-timer-task-index.js';
+import { OutboxJobId1763901000000 } from './1763901000000-outbox-job-id.js';
 
 /** Every migration, in order. New migrations are appended; applied ones are never edited. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   WebhookSecretsDeleteResend1763900700000,
   CategoryTimerPolicy1763900800000,
   TimerTaskIndex1763900900000,
+  OutboxJobId1763901000000,
 ];
