@@ -124,6 +124,7 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
           await deliver(items);
         } catch (err) {
           if (items.length === 1 || isDependencyUnavailable(err)) throw err;
+          this.logger.warn(`job ${job.name} ${job.id}: ${(err as Error).message}; delivering its ${items.length} rows one by one`);
           const failed: { outboxId: string; error: Error }[] = [];
           for (const item of items) {
             try {
