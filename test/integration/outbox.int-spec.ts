@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { JobName, notifyBatchJobId, QueueName } from '@gridflow/queue';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { OutboxRelay } from '../../apps/worker/src/outbox/outbox-relay.service.js';
 import { republishLostJobs } from '../../apps/worker/src/outbox/lost-jobs.js';
+import { EffectsProcessor } from '../../apps/worker/src/effects/effects.processor.js';
 import { createTestApp, login, waitFor, type Session, type TestApp } from '../helpers/app.js';
 
 const inDays = (d: number) => new Date(Date.now() + d * 86400_000).toISOString();
@@ -78,8 +79,8 @@ describe('transactional outbox → BullMQ → idempotent consumers (integration)
     // earlier rows (the tasks' own) relayed first, so that these few go out as one batch
     await waitFor(async () => (await n(t, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL')) === 0);
     const res = (await t.ds.query(
-      `INSERT INTO outbox (job_name, aggregate_id, payload) VALUES ${payloads.map(() => "('notify', ?, ?)").join(',')}`,
-      payloads.flatMap((p) => [p.taskId, JSON.stringify(p)]),
+      `INSERT INTO outbox (job_name, aggregate_id, payload, correlation_id) VALUES ${payloads.map(() => "('notify', ?, ?, ?)").join(',')}`,
+      payloads.flatMap((p, i) => [p.taskId, JSON.stringify(p), `test-notice-${i}`]),
     )) as { insertId: number };
     return payloads.map((_, i) => String(Number(res.insertId) + i));
   };
@@ -94,34 +95,77 @@ describe('transactional outbox → BullMQ → idempotent consumers (integration)
 
   it('the notify rows of one relay pass go out as one job; each arrives once, also when the batch is published again', async () => {
     const tasks = await deptTasks(3, '批量通知');
-    const ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
-    await waitFor(async () => (await outboxRows(ids)).every((r) => r.appliedAs === 'notify'));
-    const rows = await outboxRows(ids);
-    const jobId = rows[0].jobId;
-    expect(jobId).toEqual(expect.stringMatching(/^notify-batch-/));
-    expect(rows.map((r) => r.jobId)).toEqual([jobId, jobId, jobId]);
-    const queue = worker.get<Queue>(getQueueToken(QueueName.Effects));
-    const job = await queue.getJob(jobId!);
-    expect(job?.name).toBe(JobName.NotifyBatch);
-    expect(await job?.getState()).toBe('completed');
-    const carried = (job?.data as { items: { outboxId: string }[] }).items.map((i) => i.outboxId);
-    expect(carried).toEqual(expect.arrayContaining(ids));
-    expect(jobId).toBe(notifyBatchJobId(carried));
-    for (const id of ids) expect(await queue.getJob(`outbox-${id}`)).toBeUndefined();
+    // the department leader has a phone: an urge also goes out by SMS, queued under the row's own correlation id
+    await t.ds.query("UPDATE users SET phone = '13800000017' WHERE id = ?", [dept.user.id]);
+    try {
+      const ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
+      await waitFor(async () => (await outboxRows(ids)).every((r) => r.appliedAs === 'notify'));
+      const rows = await outboxRows(ids);
+      const jobId = rows[0].jobId;
+      expect(jobId).toEqual(expect.stringMatching(/^notify-batch-/));
+      expect(rows.map((r) => r.jobId)).toEqual([jobId, jobId, jobId]);
+      const queue = worker.get<Queue>(getQueueToken(QueueName.Effects));
+      const job = await waitFor(async () => {
+        const j = await queue.getJob(jobId!);
+        return j && (await j.getState()) === 'completed' ? j : null;
+      });
+      expect(job.name).toBe(JobName.NotifyBatch);
+      const carried = (job.data as { items: { outboxId: string }[] }).items.map((i) => i.outboxId);
+      expect(carried).toEqual(expect.arrayContaining(ids));
+      expect(jobId).toBe(notifyBatchJobId(carried));
+      for (const id of ids) expect(await queue.getJob(`outbox-${id}`)).toBeUndefined();
 
-    const recipients = await recipientsOfDept();
-    expect(recipients).toBeGreaterThan(0);
-    const perTask = () => Promise.all(tasks.map((id) => n(t, urgedOf, [id])));
-    expect(await perTask()).toEqual([recipients, recipients, recipients]);
+      const recipients = await recipientsOfDept();
+      expect(recipients).toBeGreaterThan(0);
+      const perTask = () => Promise.all(tasks.map((id) => n(t, urgedOf, [id])));
+      expect(await perTask()).toEqual([recipients, recipients, recipients]);
+      // one SMS per task, each queued under the correlation id of the notify row it came from
+      const sms = () =>
+        t.ds.query(
+          `SELECT s.task_id AS taskId, o.correlation_id AS correlationId FROM sms_outbox s
+             JOIN outbox o ON o.job_name = 'send-sms' AND o.aggregate_id = s.id
+            WHERE s.task_id IN (?, ?, ?) ORDER BY s.task_id`,
+          tasks,
+        ) as Promise<{ taskId: string; correlationId: string }[]>;
+      const expected = tasks
+        .map((taskId, i) => ({ taskId, correlationId: `test-notice-${i}` }))
+        .sort((a, b) => (a.taskId < b.taskId ? -1 : 1));
+      expect(await sms()).toEqual(expected);
 
-    // the same rows published again, as after a relay crash between publishing and marking: nothing is delivered twice
-    await queue.remove(jobId!);
-    await t.ds.query(`UPDATE outbox SET sent_at = NULL WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
-    await waitFor(async () => (await outboxRows(ids)).every((r) => Number(r.attempts) === 2 && r.sentAt));
-    const again = (await outboxRows(ids))[0].jobId!;
-    await waitFor(async () => (await (await queue.getJob(again))?.getState()) === 'completed');
-    expect(await perTask()).toEqual([recipients, recipients, recipients]);
-    expect(await n(t, `SELECT COUNT(*) AS n FROM applied_effects WHERE outbox_id IN (${ids.map(() => '?').join(',')})`, ids)).toBe(3);
+      // the same rows published again, as after a relay crash between publishing and marking: nothing is delivered twice
+      await queue.remove(jobId!);
+      await t.ds.query(`UPDATE outbox SET sent_at = NULL WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+      await waitFor(async () => (await outboxRows(ids)).every((r) => Number(r.attempts) === 2 && r.sentAt));
+      const again = (await outboxRows(ids))[0].jobId!;
+      await waitFor(async () => (await (await queue.getJob(again))?.getState()) === 'completed');
+      expect(await perTask()).toEqual([recipients, recipients, recipients]);
+      expect(await sms()).toEqual(expected);
+      expect(await n(t, `SELECT COUNT(*) AS n FROM applied_effects WHERE outbox_id IN (${ids.map(() => '?').join(',')})`, ids)).toBe(3);
+    } finally {
+      await t.ds.query('UPDATE users SET phone = NULL WHERE id = ?', [dept.user.id]);
+    }
+  });
+
+  it('two jobs delivering the same rows at once deliver each notification and SMS once', async () => {
+    const tasks = await deptTasks(2, '并发通知');
+    await t.ds.query("UPDATE users SET phone = '13800000018' WHERE id = ?", [dept.user.id]);
+    try {
+      // rows already marked sent (the relay leaves them alone), delivered by two copies of one batch job at once
+      const ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
+      await t.ds.query('UPDATE outbox SET sent_at = NOW(3), attempts = 1 WHERE id IN (?, ?)', ids);
+      const items = tasks.map((taskId, i) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner', outboxId: ids[i], correlationId: null }));
+      const processor = worker.get(EffectsProcessor);
+      const copy = (k: number) => ({ id: `test-copy-${k}`, name: JobName.NotifyBatch, data: { items } }) as unknown as Job;
+      await Promise.all([processor.process(copy(1)), processor.process(copy(2))]);
+      const recipients = await recipientsOfDept();
+      for (const id of tasks) {
+        expect(await n(t, urgedOf, [id])).toBe(recipients);
+        expect(await n(t, 'SELECT COUNT(*) AS n FROM sms_outbox WHERE task_id = ?', [id])).toBe(1);
+      }
+      expect((await outboxRows(ids)).map((r) => r.appliedAs)).toEqual(['notify', 'notify']);
+    } finally {
+      await t.ds.query('UPDATE users SET phone = NULL WHERE id = ?', [dept.user.id]);
+    }
   });
 
   it('a notify row that cannot be delivered fails alone: the other rows of its batch arrive', async () => {
@@ -132,24 +176,28 @@ describe('transactional outbox → BullMQ → idempotent consumers (integration)
       `CREATE TRIGGER test_refuse_notification BEFORE INSERT ON notifications FOR EACH ROW
          IF NEW.task_id = '${tasks[1]}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by the test'; END IF`,
     );
-    const ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
-    const [good, bad] = await waitFor(async () => {
-      const rows = await outboxRows(ids);
-      return rows[0].appliedAs && rows[1].lastError ? rows : null;
-    });
-    expect(good.jobId).toEqual(expect.stringMatching(/^notify-batch-/));
-    expect(bad.jobId).toBe(good.jobId);
-    expect(good.appliedAs).toBe('notify');
-    expect(good.lastError).toBeNull();
-    expect(bad.appliedAs).toBeNull();
-    expect(bad.lastError).toMatch(new RegExp(`1 of 2 notify rows failed \\(outbox ${bad.id}\\): refused by the test`));
-    expect(await n(t, urgedOf, [tasks[0]])).toBe(await recipientsOfDept());
-    expect(await n(t, urgedOf, [tasks[1]])).toBe(0);
-    // once the database takes it, the job's next attempt delivers the row that failed, and only it
-    await t.ds.query('DROP TRIGGER test_refuse_notification');
-    await waitFor(async () => (await outboxRows([bad.id]))[0].appliedAs === 'notify', 30000);
-    expect(await n(t, urgedOf, [tasks[1]])).toBe(await recipientsOfDept());
-    expect(await n(t, urgedOf, [tasks[0]])).toBe(await recipientsOfDept());
+    try {
+      const ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
+      const [good, bad] = await waitFor(async () => {
+        const rows = await outboxRows(ids);
+        return rows[0].appliedAs && rows[1].lastError ? rows : null;
+      });
+      expect(good.jobId).toEqual(expect.stringMatching(/^notify-batch-/));
+      expect(bad.jobId).toBe(good.jobId);
+      expect(good.appliedAs).toBe('notify');
+      expect(good.lastError).toBeNull();
+      expect(bad.appliedAs).toBeNull();
+      expect(bad.lastError).toMatch(new RegExp(`1 of 2 notify rows failed \\(outbox ${bad.id}\\): refused by the test`));
+      expect(await n(t, urgedOf, [tasks[0]])).toBe(await recipientsOfDept());
+      expect(await n(t, urgedOf, [tasks[1]])).toBe(0);
+      // once the database takes it, the job's next attempt delivers the row that failed, and only it
+      await t.ds.query('DROP TRIGGER test_refuse_notification');
+      await waitFor(async () => (await outboxRows([bad.id]))[0].appliedAs === 'notify', 30000);
+      expect(await n(t, urgedOf, [tasks[1]])).toBe(await recipientsOfDept());
+      expect(await n(t, urgedOf, [tasks[0]])).toBe(await recipientsOfDept());
+    } finally {
+      await t.ds.query('DROP TRIGGER IF EXISTS test_refuse_notification');
+    }
   });
 
   it('after Redis lost data, a batched row goes back to the relay only when its batch job is gone', async () => {

@@ -104,18 +104,21 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
 
   /**
    * A NotifyBatch job: its rows not applied yet are recorded in applied_effects and delivered in one transaction.
-   * When that fails for another reason than an outage, each row is tried in a transaction of its own, so that a row
-   * that cannot be delivered does not hold back the others; the job then fails (and is retried) for those rows alone.
-   * Two deliveries of the same rows at once (a batch published again while the first still ran) both pass the
-   * applied check, but notifications are unique per dedup key and only new ones reach the outbound channels.
+   * When that fails while the database answers (anything but an outage), each row is tried in a transaction of its
+   * own, so that a row that cannot be delivered does not hold back the others; the job then fails (and is retried)
+   * for those rows alone. Another job delivering some of the same rows at once (a batch published again in another
+   * grouping while the first still ran) is caught by the applied_effects insert, which waits for that job's commit:
+   * when it inserts fewer rows than expected, the rows are taken one by one, each reading what is applied afresh.
    */
   private async processBatch(job: Job, token?: string): Promise<void> {
     const items = (job.data as Partial<JobPayloads[JobName.NotifyBatch]>).items;
     if (!items?.length || items.some((i) => !i.outboxId)) throw new UnrecoverableError(`Job ${job.id} carries no outbox ids`);
     const deliver = (batch: NotifyBatchItem[]) =>
-      withCorrelationId(batch[0].correlationId ?? `job-${job.id}`, () =>
+      withCorrelationId(batch.length === 1 ? (batch[0].correlationId ?? `job-${job.id}`) : `job-${job.id}`, () =>
         this.ds.transaction((em) => this.applyNotices(em, batch)),
       );
+    // an outage is waited out (waitingOutOutages); any other failure, a dropped connection included, is the batch's
+    const outage = async (err: unknown) => isDependencyUnavailable(err) && !(await this.databaseUp());
     await waitingOutOutages(
       job,
       token,
@@ -123,14 +126,14 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
         try {
           await deliver(items);
         } catch (err) {
-          if (items.length === 1 || isDependencyUnavailable(err)) throw err;
+          if (items.length === 1 || (await outage(err))) throw err;
           this.logger.warn(`job ${job.name} ${job.id}: ${(err as Error).message}; delivering its ${items.length} rows one by one`);
           const failed: { outboxId: string; error: Error }[] = [];
           for (const item of items) {
             try {
               await deliver([item]);
             } catch (e) {
-              if (isDependencyUnavailable(e)) throw e;
+              if (await outage(e)) throw e;
               failed.push({ outboxId: item.outboxId, error: e as Error });
             }
           }
@@ -157,10 +160,15 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
     );
     const todo = items.filter((i) => !applied.has(String(i.outboxId)));
     if (!todo.length) return;
-    await em.query(
+    const res = (await em.query(
       `INSERT IGNORE INTO applied_effects (outbox_id, job_name) VALUES ${todo.map(() => '(?, ?)').join(',')}`,
       todo.flatMap((i) => [i.outboxId, JobName.Notify]),
-    );
+    )) as { affectedRows?: number };
+    if (Number(res.affectedRows ?? 0) !== todo.length) {
+      // another job applied some of these rows meanwhile (its insert held ours until it committed)
+      if (todo.length === 1) return;
+      throw new Error(`${todo.length - Number(res.affectedRows ?? 0)} of ${todo.length} notify rows were applied by another job meanwhile`);
+    }
     await this.notifications.deliverMany(em, todo);
   }
 }

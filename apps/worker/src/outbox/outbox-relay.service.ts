@@ -265,7 +265,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 /**
  * Most notify rows one NotifyBatch job carries, and most tasks across them (a fan-out row names up to 500). Ten rows
  * per job keep about nine in ten of the per-job costs away, and a busy pass's rows still spread over the effects
- * worker's concurrency instead of one transaction doing them all; side by side, 10 and 100 gave the same throughput.
+ * worker's concurrency instead of one transaction doing them all (in one sitting, batches of up to 10 read 253–266
+ * HTTP transitions/s and batches of up to 100 194–265: no difference beyond the noise; docs/PERFORMANCE.md).
  */
 export const NOTIFY_BATCH_ROWS = 10;
 export const NOTIFY_BATCH_TASKS = 500;

@@ -14,6 +14,8 @@ export interface NotificationRow {
   template: string;
   title: string;
   dedupKey: string;
+  /** The request the notification derives from, when not the current one (a batch of notify rows). */
+  correlationId?: string | null;
 }
 
 /** Templates that also go out by SMS (to recipients with a phone): urges, overdue notices and the escalation ladder. */
@@ -72,7 +74,7 @@ export class NotificationChannels {
           notification: { id: n.id, userId: n.userId, taskId: n.taskId, template: n.template, title: n.title },
         });
         deliveries.push([id, e.id, n.id, n.taskId, n.template.slice(0, 64), payload]);
-        messages.push({ jobName: JobName.DeliverWebhook, aggregateId: id, payload: { deliveryId: id } });
+        messages.push({ jobName: JobName.DeliverWebhook, aggregateId: id, payload: { deliveryId: id }, correlationId: n.correlationId });
       }
     }
     for (let i = 0; i < deliveries.length; i += 500) {
@@ -109,7 +111,7 @@ export class NotificationChannels {
           `【Gridflow】${n.title}`.slice(0, 500),
           n.dedupKey,
         ]);
-        messages.push({ jobName: JobName.SendSms, aggregateId: id, payload: { smsId: id } });
+        messages.push({ jobName: JobName.SendSms, aggregateId: id, payload: { smsId: id }, correlationId: n.correlationId });
       }
       if (smsRows.length) {
         await em.query(

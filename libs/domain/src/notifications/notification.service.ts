@@ -64,6 +64,8 @@ export interface NotifyEffect {
   template: string;
   to: string;
   userIds?: string[];
+  /** The request the effect derives from, when not the current one: its outbound deliveries carry it. */
+  correlationId?: string | null;
 }
 
 type NotifiedTask = Pick<TaskEntity, 'id' | 'title' | 'ownerOrgUnitId' | 'assigneeOrgUnitId' | 'ownerPath'>;
@@ -134,6 +136,7 @@ export class NotificationService {
             template,
             title,
             dedupKey: `${task.id}-${p.eventSeq}-${p.template}-${userId}`.slice(0, 200),
+            ...(p.correlationId !== undefined ? { correlationId: p.correlationId } : {}),
           });
         }
       }

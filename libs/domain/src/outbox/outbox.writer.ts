@@ -8,6 +8,8 @@ export interface OutboxMessage<J extends JobName = JobName> {
   jobName: J;
   aggregateId?: string | null;
   payload: JobPayloads[J];
+  /** The request or job the work derives from, when not the current one (work derived for several at once). */
+  correlationId?: string | null;
 }
 
 /**
@@ -26,7 +28,7 @@ export class OutboxWriter {
         jobName: m.jobName,
         aggregateId: m.aggregateId ?? null,
         payload: m.payload as JsonObject,
-        correlationId,
+        correlationId: m.correlationId !== undefined ? m.correlationId : correlationId,
       })),
     );
   }
