@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { newId, NotFoundError, type Principal } from '@gridflow/common';
 import { NotificationEntity, type TaskEntity } from '@gridflow/persistence';
+import type { JobName, JobPayloads } from '@gridflow/queue';
 import { pathIds } from '../tasks/task-paths.js';
 import { NotificationChannels, type NotificationRow } from './notification-channels.service.js';
 
@@ -56,17 +57,11 @@ function recipientUnit(
   return task.assigneeOrgUnitId;
 }
 
-/** One notify effect (JobPayloads[JobName.Notify]): one task or many sibling tasks, about event `eventSeq`. */
-export interface NotifyEffect {
-  taskId?: string;
-  taskIds?: string[];
-  eventSeq: number;
-  template: string;
-  to: string;
-  userIds?: string[];
-  /** The request the effect derives from, when not the current one: its outbound deliveries carry it. */
-  correlationId?: string | null;
-}
+/**
+ * One notify effect: one task or many sibling tasks, about event `eventSeq`; `correlationId` is the request it
+ * derives from when not the current one (its outbound deliveries carry it).
+ */
+export type NotifyEffect = JobPayloads[JobName.Notify] & { correlationId?: string | null };
 
 type NotifiedTask = Pick<TaskEntity, 'id' | 'title' | 'ownerOrgUnitId' | 'assigneeOrgUnitId' | 'ownerPath'>;
 
