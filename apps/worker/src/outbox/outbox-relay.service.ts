@@ -11,6 +11,7 @@ import {
   JobName,
   type JobPayloads,
   notifyBatchJobId,
+  type NotifyBatchItem,
   outboundJobOptions,
   outboxJobId,
   outboxJobRoute,
@@ -146,10 +147,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       const jobs: { name: string; queueName: QueueName; data: Record<string, unknown>; opts: JobsOptions }[] = [];
       const rollUps = new Map<string, OutboxRow>();
       const timers: OutboxRow[] = [];
-      const notices: OutboxRow[] = [];
+      const notices: { row: OutboxRow; item: NotifyBatchItem }[] = [];
       for (const row of rows) {
         if (row.job_name === JobName.Notify) {
-          notices.push(row);
+          const payload = JSON.parse(row.payload) as JobPayloads[JobName.Notify];
+          notices.push({ row, item: { ...payload, outboxId: String(row.id), correlationId: row.correlation_id } });
           continue;
         }
         if (row.job_name === JobName.RollUp && row.aggregate_id) {
@@ -165,24 +167,18 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       for (const row of rollUps.values()) jobs.push(this.toJob(row, outboxJobId(row.id)));
       // notify rows go out together, a few jobs per pass; each batched row records the job it went out in
       const batches: { jobId: string; rowIds: string[] }[] = [];
-      for (const group of notifyGroups(notices)) {
+      for (const group of notifyGroups(notices, (n) => n.item.taskIds?.length ?? 1)) {
         if (group.length === 1) {
-          jobs.push(this.toJob(group[0], outboxJobId(group[0].id)));
+          jobs.push(this.toJob(group[0].row, outboxJobId(group[0].row.id)));
           continue;
         }
-        const rowIds = group.map((r) => String(r.id));
+        const rowIds = group.map((n) => n.item.outboxId);
         const id = notifyBatchJobId(rowIds);
         batches.push({ jobId: id, rowIds });
         jobs.push({
           name: JobName.NotifyBatch,
           queueName: QueueName.Effects,
-          data: {
-            items: group.map((r) => ({
-              ...(JSON.parse(r.payload) as JobPayloads[JobName.Notify]),
-              outboxId: String(r.id),
-              correlationId: r.correlation_id,
-            })),
-          } satisfies JobPayloads[JobName.NotifyBatch],
+          data: { items: group.map((n) => n.item) } satisfies JobPayloads[JobName.NotifyBatch],
           opts: { ...JOB_OPTIONS[JobName.NotifyBatch], jobId: id },
         });
       }
@@ -271,14 +267,16 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 export const NOTIFY_BATCH_ROWS = 10;
 export const NOTIFY_BATCH_TASKS = 500;
 
-/** Splits a pass's notify rows, in id order, into groups of at most NOTIFY_BATCH_ROWS rows and NOTIFY_BATCH_TASKS tasks. */
-export function notifyGroups<R extends { payload: string }>(rows: readonly R[]): R[][] {
+/**
+ * Splits a pass's notify rows, in id order, into groups of at most NOTIFY_BATCH_ROWS rows and NOTIFY_BATCH_TASKS
+ * tasks (`tasksOf`: how many tasks a row names).
+ */
+export function notifyGroups<R>(rows: readonly R[], tasksOf: (row: R) => number): R[][] {
   const groups: R[][] = [];
   let group: R[] = [];
   let tasks = 0;
   for (const row of rows) {
-    const p = JSON.parse(row.payload) as { taskIds?: unknown[] };
-    const n = Array.isArray(p.taskIds) ? Math.max(p.taskIds.length, 1) : 1;
+    const n = Math.max(tasksOf(row), 1);
     if (group.length && (group.length >= NOTIFY_BATCH_ROWS || tasks + n > NOTIFY_BATCH_TASKS)) {
       groups.push(group);
       group = [];
