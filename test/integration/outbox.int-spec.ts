@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
-import type { Job, Queue } from 'bullmq';
-import { JobName, notifyBatchJobId, QueueName } from '@gridflow/queue';
+import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
+import { JobName, notifyBatchJobId, QueueName, unknownJob } from '@gridflow/queue';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { OutboxRelay } from '../../apps/worker/src/outbox/outbox-relay.service.js';
 import { republishLostJobs } from '../../apps/worker/src/outbox/lost-jobs.js';
 import { EffectsProcessor } from '../../apps/worker/src/effects/effects.processor.js';
+import { TimerSweeper } from '../../apps/worker/src/timers/timer-sweeper.service.js';
 import { createTestApp, login, waitFor, type Session, type TestApp } from '../helpers/app.js';
 
 const inDays = (d: number) => new Date(Date.now() + d * 86400_000).toISOString();
@@ -226,6 +227,70 @@ describe('transactional outbox → BullMQ → idempotent consumers (integration)
     } finally {
       await queue.resume();
     }
+    await waitFor(async () => (await outboxRows(ids)).every((r) => r.appliedAs === 'notify'));
+    const recipients = await recipientsOfDept();
+    for (const id of tasks) expect(await n(t, urgedOf, [id])).toBe(recipients);
+  });
+
+  it('a batch a worker of the earlier release failed as unknown goes back to the relay and arrives once; other failures stay', async () => {
+    const queue = worker.get<Queue>(getQueueToken(QueueName.Effects));
+    const processor = worker.get(EffectsProcessor);
+    const tasks = await deptTasks(2, '升级中的批');
+    // during an upgrade a worker of the earlier release takes the effects jobs: it knows `notify`, not `notify-batch`
+    let reason = 'Lock wait timeout exceeded';
+    await processor.worker.pause(true);
+    // a paused worker blocked waiting for work still takes the next job once: let that be a job that does nothing
+    const nothing = await queue.add(JobName.Notify, {}, { attempts: 1 });
+    await waitFor(async () => (await nothing.getState()) === 'failed');
+    const earlier = new Worker(
+      queue.name,
+      async (job: Job, token?: string) => {
+        if (job.name === JobName.NotifyBatch) throw new UnrecoverableError(reason);
+        return processor.process(job, token);
+      },
+      { connection: queue.opts.connection, prefix: queue.opts.prefix },
+    );
+    const aged = (ids: string[]) =>
+      t.ds.query(`UPDATE outbox SET sent_at = NOW(3) - INTERVAL 2 MINUTE WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+    const failedWith = async (jobId: string, failedReason: string) =>
+      waitFor(async () => {
+        const j = await queue.getJob(jobId);
+        return j && (await j.getState()) === 'failed' && j.failedReason === failedReason ? j : null;
+      });
+    let ids: string[] = [];
+    try {
+      ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
+      const [first] = await waitFor(async () => {
+        const rows = await outboxRows(ids);
+        return rows.every((r) => r.sentAt) ? rows : null;
+      });
+      const job = await failedWith(first.jobId!, reason);
+
+      // any other failure is kept for an operator: the sweep leaves the job and its rows as they are
+      await aged(ids);
+      await worker.get(TimerSweeper).sweepOnce();
+      expect((await outboxRows(ids)).map((r) => [Number(r.attempts), r.appliedAs])).toEqual([
+        [1, null],
+        [1, null],
+      ]);
+      expect(await job.getState()).toBe('failed');
+
+      // failed as unknown; then the upgrade completes (the earlier worker stops, one of this release runs)
+      reason = unknownJob(JobName.NotifyBatch);
+      await job.retry('failed');
+      await failedWith(first.jobId!, reason);
+    } finally {
+      await earlier.close();
+      processor.worker.resume();
+    }
+    expect((await outboxRows(ids)).map((r) => [Number(r.attempts), r.appliedAs])).toEqual([
+      [1, null],
+      [1, null],
+    ]);
+    // the sweep removes the job that failed as unknown; the relay publishes its rows again, and each arrives once
+    await aged(ids);
+    await worker.get(TimerSweeper).sweepOnce();
+    await waitFor(async () => (await outboxRows(ids)).every((r) => Number(r.attempts) === 2 && r.sentAt));
     await waitFor(async () => (await outboxRows(ids)).every((r) => r.appliedAs === 'notify'));
     const recipients = await recipientsOfDept();
     for (const id of tasks) expect(await n(t, urgedOf, [id])).toBe(recipients);

@@ -41,6 +41,14 @@ export enum JobName {
   SendSms = 'send-sms',
 }
 
+/**
+ * How a processor fails a job whose name it does not know (`Unknown job <name>`), in this release and the earlier
+ * ones. Such a job was taken by a worker of an earlier release during an upgrade; the sweeper runs it again once a
+ * worker that knows it is there.
+ */
+export const UNKNOWN_JOB = 'Unknown job';
+export const unknownJob = (name: string): string => `${UNKNOWN_JOB} ${name}`;
+
 /** One typed payload per job name. Payloads carry ids only; MySQL is the truth. */
 export interface JobPayloads {
   [JobName.Heartbeat]: { scheduledBy: string };

@@ -5,7 +5,7 @@ import { Job, UnrecoverableError } from 'bullmq';
 import { DataSource, EntityManager } from 'typeorm';
 import { isDependencyUnavailable, withCorrelationId } from '@gridflow/common';
 import { NotificationService, RollUpService } from '@gridflow/domain';
-import { JOB_QUEUE, JobName, type JobPayloads, type NotifyBatchItem, QueueName } from '@gridflow/queue';
+import { JOB_QUEUE, JobName, type JobPayloads, type NotifyBatchItem, QueueName, unknownJob } from '@gridflow/queue';
 import { pingDatabase, waitingOutOutages } from '../dependency-wait.js';
 
 type Envelope<J extends JobName> = JobPayloads[J] & { outboxId: string; correlationId?: string | null };
@@ -80,7 +80,7 @@ export class EffectsProcessor extends WorkerHost implements OnApplicationBootstr
   async process(job: Job, token?: string): Promise<void> {
     if (job.name === JobName.NotifyBatch) return this.processBatch(job, token);
     const handler = this.handlers[job.name as JobName];
-    if (!handler) throw new UnrecoverableError(`Unknown job ${job.name}`);
+    if (!handler) throw new UnrecoverableError(unknownJob(job.name));
     const data = job.data as { outboxId?: string; correlationId?: string | null };
     if (!data.outboxId) throw new UnrecoverableError(`Job ${job.id} carries no outbox id`);
     // an unreachable database costs no attempt: the job sleeps until it is back (waitingOutOutages)

@@ -2,7 +2,7 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Job, Queue, UnrecoverableError } from 'bullmq';
 import { withCorrelationId } from '@gridflow/common';
-import { HEARTBEAT_EVERY_MS, JOB_OPTIONS, JOB_QUEUE, JobName, QueueName } from '@gridflow/queue';
+import { HEARTBEAT_EVERY_MS, JOB_OPTIONS, JOB_QUEUE, JobName, QueueName, unknownJob } from '@gridflow/queue';
 import { HeartbeatHandler } from './heartbeat.handler.js';
 
 /** Consumes the maintenance queue: one handler per job name, checked at startup. */
@@ -40,7 +40,7 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
 
   async process(job: Job): Promise<void> {
     const handler = this.handlers[job.name as JobName];
-    if (!handler) throw new UnrecoverableError(`Unknown job ${job.name}`);
+    if (!handler) throw new UnrecoverableError(unknownJob(job.name));
     await withCorrelationId(`job-${job.id ?? job.name}`, () => handler(job));
     this.logger.debug(`job ${job.name} ${job.id} done`);
   }

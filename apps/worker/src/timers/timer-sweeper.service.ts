@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { isDeadlock, SupervisionService } from '@gridflow/domain';
-import { JobName, outboxJobRoute, QueueName, timerJobId, timerJobs } from '@gridflow/queue';
+import { JobName, outboxJobRoute, QueueName, timerJobId, timerJobs, UNKNOWN_JOB } from '@gridflow/queue';
 
 /** How often the sweep runs (and once at boot). */
 export const SWEEP_EVERY_MS = 30_000;
@@ -215,13 +215,42 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
     let e = 0;
     let o = 0;
     const exists = isOutbound.map((out) => (out ? outboundExist[o++] : effectsExist[e++]));
-    const lost = rows.filter((_, i) => !exists[i]).map((r) => String(r.id));
+    const rerun = await this.rerunUnknownJobs([
+      ...new Set(routes.filter((r, i) => exists[i] && !isOutbound[i]).map((r) => r.jobId)),
+    ]);
+    const lost = rows.filter((_, i) => !exists[i] || rerun.has(routes[i].jobId)).map((r) => String(r.id));
     if (!lost.length) return 0;
     await this.ds.query(
       `UPDATE outbox SET sent_at = NULL WHERE id IN (${lost.map(() => '?').join(',')}) AND sent_at IS NOT NULL`,
       lost,
     );
     return lost.length;
+  }
+
+  /**
+   * Removes the effects jobs among `jobIds` that failed as unknown to the worker that took them (`UNKNOWN_JOB`): a
+   * worker of an earlier release, during an upgrade, given a kind of job this release added (`notify-batch`). That
+   * failure says nothing about the effect, so the job's rows go back to the relay, which publishes them again for a
+   * worker that knows the job. Any other failure is kept for an operator, as before. Returns the removed ids.
+   */
+  private async rerunUnknownJobs(jobIds: string[]): Promise<Set<string>> {
+    const removed = new Set<string>();
+    if (!jobIds.length) return removed;
+    // the Redis backend's raw client is ioredis; BullMQ's interface declares only the commands it uses itself
+    const client = (await this.effects.getBackend().client) as unknown as Redis;
+    const pipeline = client.pipeline();
+    for (const id of jobIds) pipeline.zscore(this.effects.toKey('failed'), id).hget(this.effects.toKey(id), 'failedReason');
+    const results = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+    for (const [i, id] of jobIds.entries()) {
+      const [[scoreErr, score], [reasonErr, reason]] = [results[2 * i], results[2 * i + 1]];
+      const failedAsUnknown = !scoreErr && !reasonErr && score !== null && String(reason).startsWith(UNKNOWN_JOB);
+      // remove() leaves a job a worker holds (it returns 0); such a job is no longer failed
+      if (failedAsUnknown && (await this.effects.remove(id)) > 0) {
+        removed.add(id);
+        this.logger.warn(`job ${id} failed as "${String(reason)}" (a worker of an earlier release?): its rows go back to the relay`);
+      }
+    }
+    return removed;
   }
 
   /** One pipelined EXISTS per job hash: whether BullMQ still holds each job (in any state). */

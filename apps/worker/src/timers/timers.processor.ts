@@ -6,7 +6,7 @@ import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { withCorrelationId, type WorkerConfig } from '@gridflow/common';
 import { type FireOutcome, TimerFiringService } from '@gridflow/domain';
-import { JOB_QUEUE, JobName, type JobPayloads, QueueName } from '@gridflow/queue';
+import { JOB_QUEUE, JobName, type JobPayloads, QueueName, unknownJob } from '@gridflow/queue';
 import { pingDatabase, waitingOutOutages } from '../dependency-wait.js';
 import { FireBatcher } from './fire-batcher.js';
 import { TimerDrain, type TimerDrainOptions } from './timer-drain.js';
@@ -93,7 +93,7 @@ export class TimersProcessor extends WorkerHost implements OnApplicationBootstra
       this.drain.kick();
       return 'woken';
     }
-    if (job.name !== JobName.FireTimer) throw new UnrecoverableError(`Unknown job ${job.name}`);
+    if (job.name !== JobName.FireTimer) throw new UnrecoverableError(unknownJob(job.name));
     const data = job.data as JobPayloads[JobName.FireTimer] & { correlationId?: string | null };
     if (!data.timerRowId) throw new UnrecoverableError(`Job ${job.id} carries no timer row id`);
     this.drain.kick();
