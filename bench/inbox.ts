@@ -146,8 +146,8 @@ async function explainList(
   f: TaskListFilter,
 ): Promise<{ sql: string; plan: string; problems: string[] }[]> {
   const out: { sql: string; plan: string; problems: string[] }[] = [];
-  for (const qb of await reader.listQueries(p, f, new Date())) {
-    const [sql, params] = qb.getQueryAndParameters();
+  for (const q of await reader.listQueries(p, f, new Date())) {
+    const { sql, params } = q;
     const [row] = (await ds.query(`EXPLAIN FORMAT=JSON ${sql}`, params)) as { EXPLAIN: string }[];
     const accesses = taskAccesses(JSON.parse(row.EXPLAIN));
     const problems = planProblems(accesses);
