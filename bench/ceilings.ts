@@ -37,7 +37,7 @@
  * Run after the build: `node dist/bench/ceilings.js [--quick]`.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
@@ -121,6 +121,22 @@ export function cpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** A process and all its descendants (an API started with API_WORKERS > 1 runs its processes as children). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const thread of readdirSync(`/proc/${out[i]}/task`)) {
+        const children = readFileSync(`/proc/${out[i]}/task/${thread}/children`, 'utf8').trim();
+        if (children) out.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // the process is gone
+    }
+  }
+  return out;
 }
 
 /** CPU seconds the whole machine has been busy so far (every process, the bench's and anyone else's). */

@@ -48,6 +48,7 @@ import {
   MARIADB_CEILING_NAME,
   mariadbPids,
   mariadbTransitionCeiling,
+  processTree,
   redisPids,
   serverUrl,
 } from './ceilings.js';
@@ -441,16 +442,17 @@ class Workload {
 }
 
 /** API CPU milliseconds per request of each kind, one request at a time (what a request costs, without queueing). */
-async function cpuPerRequest(work: Workload, apiPid: number, n: number): Promise<Record<Kind, number>> {
+async function cpuPerRequest(work: Workload, apiPids: number[], n: number): Promise<Record<Kind, number>> {
+  const apiCpu = () => apiPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   const out = {} as Record<Kind, number>;
   for (const kind of KINDS) {
     for (let i = 0; i < 5; i++) await work.send(kind);
-    const before = cpuSeconds(apiPid);
+    const before = apiCpu();
     for (let i = 0; i < n; i++) {
       const r = await work.send(kind);
       if (r.status >= 300) throw new Error(`${KIND_LABEL[kind]}: ${r.status} ${r.text.slice(0, 200)}`);
     }
-    out[kind] = ((cpuSeconds(apiPid) - before) * 1000) / n;
+    out[kind] = ((apiCpu() - before) * 1000) / n;
   }
   return out;
 }
@@ -563,10 +565,12 @@ export async function runHttp(opts: { quick: boolean }, previous: readonly Bench
       }
     });
     await waitUntil('the worker started', services, () => worker.log.join('').includes('Gridflow worker'));
+    // every API process listens (with API_WORKERS > 1 the first may answer /health before the others listen)
+    await waitUntil('every API process listened', services, () => api.log.join('').includes('Gridflow API listening'));
     const teams = await buildTeams(http);
 
     const cpuGroups = {
-      API: [api.child.pid!],
+      API: processTree(api.child.pid!),
       worker: [worker.child.pid!],
       'MariaDB server (all its work)': await mariadbPids(),
       'Redis server': await redisPids(redisUrl),
@@ -604,7 +608,7 @@ export async function runHttp(opts: { quick: boolean }, previous: readonly Bench
     const pool = await latencyPool(http, teams, opts.quick ? 4 : 8).catch(async (e: Error) => {
       throw new Error(`preparing the latency run (${await connectionStates(DATABASE)}): ${e.message}`, { cause: e });
     });
-    const perRequest = await cpuPerRequest(new Workload(http, teams, pool), api.child.pid!, opts.quick ? 40 : 100);
+    const perRequest = await cpuPerRequest(new Workload(http, teams, pool), cpuGroups.API, opts.quick ? 200 : 400);
     figures.push(
       ...KINDS.map((k) => ({ name: `CPU per request, one at a time: API, ${KIND_LABEL[k]}`, value: Number(perRequest[k].toFixed(2)), unit: 'ms' })),
     );

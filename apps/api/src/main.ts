@@ -1,13 +1,16 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '@gridflow/common';
-import { AppModule } from './app.module.js';
-import { configureApp } from './configure-app.js';
+import cluster from 'node:cluster';
+import { existsSync, readFileSync } from 'node:fs';
+import { envValue } from '@gridflow/common';
+import { serveApi, superviseApiProcesses } from './api-processes.js';
 
-const app = await NestFactory.create<NestExpressApplication>(AppModule, { bodyParser: false, bufferLogs: true });
-configureApp(app);
-const { port } = app.get(ConfigService).getOrThrow<AppConfig>('app');
-await app.listen(port, '0.0.0.0');
-console.log(`Gridflow API listening on http://127.0.0.1:${port} (docs at /api/docs)`);
+/** API_WORKERS from the environment, else from .env (where the API's configuration also reads it). */
+function apiWorkers(): number {
+  const fromFile = existsSync('.env') ? /^API_WORKERS=(.*)$/m.exec(readFileSync('.env', 'utf8'))?.[1]?.trim() : undefined;
+  return envValue('API_WORKERS', process.env.API_WORKERS ?? fromFile);
+}
+
+// with API_WORKERS > 1 this process only runs that many API processes, which share the port
+const processes = cluster.isPrimary ? apiWorkers() : 1;
+if (processes > 1) superviseApiProcesses(processes);
+else await serveApi();

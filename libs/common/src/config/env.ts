@@ -8,6 +8,8 @@ import { createHash, hkdfSync } from 'node:crypto';
 export interface Env {
   NODE_ENV: 'development' | 'test' | 'production';
   PORT: number;
+  /** API processes sharing the port (node:cluster); 1 runs the API in the process started. */
+  API_WORKERS: number;
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   BODY_LIMIT: string;
   DATABASE_URL: string;
@@ -100,6 +102,7 @@ const url = (protocols: string[]) => (v: string) => {
 const schema: { [K in keyof Env]: Parser<Env[K]> } = {
   NODE_ENV: oneOf('development', ['development', 'test', 'production'] as const),
   PORT: int(3000, 1, 65535),
+  API_WORKERS: int(1, 1, 64),
   LOG_LEVEL: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
   BODY_LIMIT: str('1mb', (v) => (/^\d+(b|kb|mb)$/i.test(v) ? null : 'must look like 256kb or 1mb')),
   DATABASE_URL: str('mariadb://root@127.0.0.1:3306/gridflow', url(['mysql:', 'mariadb:'])),
@@ -124,6 +127,16 @@ const schema: { [K in keyof Env]: Parser<Env[K]> } = {
   WEBHOOK_SECRET_KEY: str('', aesKey),
   SMS_DRIVER: oneOf('log', ['log'] as const),
 };
+
+/** One variable, parsed and checked as `validateEnv` does, for a process that needs only that one. */
+export function envValue<K extends keyof Env>(key: K, raw: string | undefined): Env[K] {
+  try {
+    return schema[key](raw);
+  } catch (e) {
+    if (!(e instanceof EnvError)) throw e;
+    throw new Error(`Invalid configuration: ${key} ${e.message}. See .env.example.`, { cause: e });
+  }
+}
 
 /** Parses and validates the environment; throws one error naming every bad variable. */
 export function validateEnv(raw: Record<string, string | undefined>): Env {

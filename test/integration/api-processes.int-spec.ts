@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { waitFor } from '../helpers/app.js';
+
+/** The built API (`node dist/apps/api/src/main.js`, as scripts/start runs it) on the test database and Redis prefix. */
+interface Api {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+const started: Api[] = [];
+
+async function startApi(env: Record<string, string>): Promise<Api> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const api = { child, port, output: () => out, exited };
+  started.push(api);
+  return api;
+}
+
+/** The pids of a process's children. */
+const childrenOf = (pid: number): number[] =>
+  readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+    readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
+
+/** A request on a fresh connection (each may be given to another process), given up after 5 s. */
+const call = async (api: Api, path: string, init: RequestInit = {}) => {
+  const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
+    ...init,
+    headers: { connection: 'close', ...init.headers },
+    signal: AbortSignal.timeout(5_000),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+const healthy = async (api: Api) => (await call(api, '/health').catch(() => null))?.status === 200;
+
+describe('API_WORKERS: several API processes share the port (integration, built API)', () => {
+  afterEach(async () => {
+    for (const api of started.splice(0)) {
+      if (api.child.exitCode !== null || api.child.signalCode !== null) continue;
+      const children = childrenOf(api.child.pid!);
+      api.child.kill('SIGKILL');
+      for (const pid of children) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('serves from two processes, replaces one that dies, and stops them all on SIGTERM', async () => {
+    const api = await startApi({ API_WORKERS: '2' });
+    await waitFor(async () => api.output().includes('Gridflow API listening'), 30_000);
+    expect(api.output()).toContain(`http://127.0.0.1:${api.port} (docs at /api/docs), 2 processes`);
+    const [first, second] = childrenOf(api.child.pid!);
+    expect(childrenOf(api.child.pid!)).toHaveLength(2);
+
+    // a token from one process is good in the other: each request comes on its own connection, which they take in turn
+    const login = await call(api, '/api/v1/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'xh-jd1-leader', password: process.env.DEMO_PASSWORD }),
+    });
+    expect(login.status).toBe(200);
+    const auth = { authorization: `Bearer ${String(login.body.accessToken)}` };
+    for (let i = 0; i < 6; i++) expect((await call(api, '/api/v1/me', { headers: auth })).body.username).toBe('xh-jd1-leader');
+
+    // one process killed: the other answers (a connection handed to the dying one may be lost with it), and a new
+    // process takes the dead one's place
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => healthy(api));
+    const now = await waitFor(async () => {
+      const pids = childrenOf(api.child.pid!);
+      return pids.length === 2 && !pids.includes(first) ? pids : null;
+    }, 15_000);
+    expect(now).toContain(second);
+    expect(api.output()).toMatch(new RegExp(`API process ${first} exited \\(SIGKILL\\)`));
+    await waitFor(() => healthy(api));
+
+    api.child.kill('SIGTERM');
+    expect(await api.exited).toBe(0);
+    for (const pid of now) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('refuses a bad API_WORKERS before starting anything', async () => {
+    const api = await startApi({ API_WORKERS: '0' });
+    expect(await api.exited).not.toBe(0);
+    expect(api.output()).toContain('Invalid configuration: API_WORKERS');
+  });
+});
