@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { GrantEntity } from '@gridflow/persistence';
 
 /**
@@ -17,15 +17,22 @@ export class GrantsService {
 
   /** Revokes the task's active grants and, transitively, every active grant derived from them. */
   async revokeForTask(em: EntityManager, taskId: string, at: Date): Promise<number> {
-    const repo = em.getRepository(GrantEntity);
-    let frontier = (await repo.find({ where: { taskId, status: 'active' }, select: { id: true } })).map((g) => g.id);
+    const ids = async (column: 'task_id' | 'parent_grant_id', values: string[]) =>
+      (
+        (await em.query(
+          `SELECT id FROM grants WHERE ${column} IN (${values.map(() => '?').join(', ')}) AND status = 'active'`,
+          values,
+        )) as { id: string }[]
+      ).map((g) => g.id);
+    let frontier = await ids('task_id', [taskId]);
     let revoked = 0;
     while (frontier.length) {
-      await repo.update({ id: In(frontier), status: 'active' }, { status: 'revoked', revokedAt: at });
-      revoked += frontier.length;
-      frontier = (await repo.find({ where: { parentGrantId: In(frontier), status: 'active' }, select: { id: true } })).map(
-        (g) => g.id,
+      await em.query(
+        `UPDATE grants SET status = 'revoked', revoked_at = ? WHERE id IN (${frontier.map(() => '?').join(', ')}) AND status = 'active'`,
+        [at, ...frontier],
       );
+      revoked += frontier.length;
+      frontier = await ids('parent_grant_id', frontier);
     }
     return revoked;
   }

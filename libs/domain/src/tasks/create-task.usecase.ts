@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { DomainError, newId, type Principal } from '@gridflow/common';
-import { CategoryEntity, OrgUnitEntity, TaskEntity } from '@gridflow/persistence';
+import { DomainError, newId, NotFoundError, type Principal } from '@gridflow/common';
+import { CategoryEntity, hydrate, OrgUnitEntity, selectList, TaskEntity } from '@gridflow/persistence';
 import { LedgerService, orgAccountId, taskAccountId } from '../ledger/ledger.service.js';
-import { WorkflowCatalog } from '../workflows/workflow-catalog.service.js';
+import { currentVersionSql, WorkflowCatalog } from '../workflows/workflow-catalog.service.js';
 import { TaskShell } from './task-shell.service.js';
 import { transactionWithRetry } from './transaction-retry.js';
 
@@ -37,10 +37,18 @@ export class CreateTaskUseCase {
       throw new DomainError('DUE_TIME_INVALID', 'The due time must be in the future');
     }
     return transactionWithRetry(this.ds, async (em) => {
-      const category = await em.getRepository(CategoryEntity).findOneBy({ code: cmd.categoryCode });
+      // the category, the caller's unit and the current version of the category's workflow, in one statement
+      const [row] = (await em.query(
+        `SELECT ${selectList(em, CategoryEntity, 'c')}, ${selectList(em, OrgUnitEntity, 'u')},
+                ${currentVersionSql('c.workflow_key')} AS workflow_version
+           FROM (SELECT 1) one LEFT JOIN categories c ON c.code = ? LEFT JOIN org_units u ON u.id = ?`,
+        [cmd.categoryCode, principal.orgUnitId],
+      )) as Record<string, unknown>[];
+      const category = hydrate(em, CategoryEntity, row, 'c');
       if (!category) throw new DomainError('CATEGORY_NOT_FOUND', `No category ${cmd.categoryCode}`);
-      const unit = await em.getRepository(OrgUnitEntity).findOneByOrFail({ id: principal.orgUnitId });
-      const wf = await this.workflows.current(category.workflowKey, em);
+      const unit = hydrate(em, OrgUnitEntity, row, 'u');
+      if (!unit) throw new NotFoundError('Org unit');
+      const wf = await this.workflows.published(category.workflowKey, row.workflow_version as number | string | null, em);
       const id = newId();
       const task = em.getRepository(TaskEntity).create({
         id,

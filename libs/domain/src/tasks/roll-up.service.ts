@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { TaskEntity } from '@gridflow/persistence';
+import { TaskEntity, updateById } from '@gridflow/persistence';
 import { JobName } from '@gridflow/queue';
 import { OutboxWriter } from '../outbox/outbox.writer.js';
+import { loadTask } from './task-shell.service.js';
 
 /** States of a child that no longer count toward its parent's work. */
 const GONE = ['returned', 'withdrawn', 'cancelled'];
@@ -22,7 +23,7 @@ export class RollUpService {
   constructor(private readonly outbox: OutboxWriter) {}
 
   async rollUp(em: EntityManager, taskId: string, now = new Date()): Promise<RollUpResult | null> {
-    const parent = await em.getRepository(TaskEntity).findOne({ where: { id: taskId }, lock: { mode: 'pessimistic_write' } });
+    const parent = await loadTask(em, taskId, true);
     if (!parent) return null;
     const [agg] = (await em.query(
       `SELECT COUNT(*) AS total,
@@ -47,7 +48,7 @@ export class RollUpService {
     };
     const changed = (Object.keys(next) as (keyof typeof next)[]).some((k) => parent[k] !== next[k]);
     if (!changed) return { changed: false, progress: parent.progress };
-    await em.getRepository(TaskEntity).update({ id: taskId }, next);
+    await updateById(em, TaskEntity, taskId, next);
     if (parent.parentId && next.progress !== parent.progress) {
       await this.outbox.add(em, [{ jobName: JobName.RollUp, aggregateId: parent.parentId, payload: { taskId: parent.parentId } }]);
     }

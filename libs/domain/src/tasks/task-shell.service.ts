@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { DomainError, ErrorCode, NotFoundError, type Principal } from '@gridflow/common';
 import {
   type Actor,
@@ -403,13 +403,20 @@ export class TaskShell {
     messages: OutboxMessage[],
     now: Date,
   ): Promise<void> {
-    const repo = em.getRepository(TaskTimerEntity);
-    if (ok.timers.cancel.length) {
+    const cancel = ok.timers.cancel;
+    if (cancel.length) {
       // found by a plain read, cancelled by primary key: an UPDATE over the task_id index would take gap
       // locks that deadlock with other tasks inserting their timers next to this task's rows. New timers of a task are
       // only written under its row lock, which this transaction holds; `status = 'pending'` skips one fired meanwhile.
-      const ids = (await repo.find({ select: { id: true }, where: { taskId: task.id, timerId: In(ok.timers.cancel), status: 'pending' } })).map((r) => r.id);
-      if (ids.length) await repo.update({ id: In(ids), status: 'pending' }, { status: 'cancelled' });
+      const ids = (
+        (await em.query(
+          `SELECT id FROM task_timers WHERE task_id = ? AND timer_id IN (${cancel.map(() => '?').join(', ')}) AND status = 'pending'`,
+          [task.id, ...cancel],
+        )) as { id: string }[]
+      ).map((r) => r.id);
+      if (ids.length) {
+        await em.query(`UPDATE task_timers SET status = 'cancelled' WHERE id IN (${ids.map(() => '?').join(', ')}) AND status = 'pending'`, ids);
+      }
     }
     const rows = timerRowsFor(task, await this.calendar.scheduleTimers(ok.timers.start, now, em));
     if (rows.length) {

@@ -33,6 +33,13 @@ const POLICY_CACHE_MS = 10_000;
  * Published workflow versions. A version never changes once published, so compiled versions are cached per
  * process forever; only the `deprecated` flag is re-read when a new task picks its version.
  */
+/**
+ * SQL of the current version of the workflow whose key `keySql` gives (a parameter or a column): the highest version
+ * not deprecated, or NULL. New tasks are pinned to it.
+ */
+export const currentVersionSql = (keySql: string): string =>
+  `(SELECT MAX(v.version) FROM workflow_versions v WHERE v.workflow_key = ${keySql} AND v.deprecated = 0)`;
+
 @Injectable()
 export class WorkflowCatalog {
   private readonly logger = new Logger(WorkflowCatalog.name);
@@ -169,18 +176,21 @@ export class WorkflowCatalog {
 
   /** The newest version that is not deprecated: what a new task is pinned to. */
   async current(key: string, em: EntityManager = this.ds.manager): Promise<PublishedWorkflow> {
-    const row = await em
-      .getRepository(WorkflowVersionEntity)
-      .createQueryBuilder('v')
-      .select(['v.key', 'v.version'])
-      .where('v.workflow_key = :key AND v.deprecated = 0', { key })
-      .orderBy('v.version', 'DESC')
-      .getOne();
-    if (!row) {
+    const [row] = (await em.query(`SELECT ${currentVersionSql('?')} AS version`, [key])) as { version: number | string | null }[];
+    return this.published(key, row?.version ?? null, em);
+  }
+
+  /**
+   * The current version of `key` from its number, as a statement of the caller's read it with `currentVersionSql`
+   * (null: no version is published and not deprecated).
+   */
+  async published(key: string, version: number | string | null, em: EntityManager = this.ds.manager): Promise<PublishedWorkflow> {
+    if (version === null) {
       throw new DomainError(WorkflowErrorCode.WORKFLOW_NOT_PUBLISHED, `Workflow ${key} has no published, non-deprecated version`);
     }
-    return this.version(key, row.version, em);
+    return this.version(key, Number(version), em);
   }
+
 
   /** Freezes the draft of `key` as the next version. Serialised per key by a row lock on the workflow. */
   async publish(key: string, publishedBy: string | null, em: EntityManager): Promise<WorkflowVersionEntity> {
