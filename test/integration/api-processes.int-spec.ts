@@ -100,6 +100,15 @@ describe('API_WORKERS: several API processes share the port (integration, built 
     for (const pid of now) expect(() => process.kill(pid, 0)).toThrow();
   });
 
+  it('gives up and exits non-zero when its processes keep dying at start', async () => {
+    // a configuration only the API processes check (the supervisor reads API_WORKERS alone)
+    const api = await startApi({ API_WORKERS: '2', JWT_SECRET: 'too short' });
+    expect(await api.exited).toBe(1);
+    expect(api.output()).toContain('Invalid configuration: JWT_SECRET must be at least 32 characters');
+    expect(api.output()).toContain('Gridflow API processes keep exiting at start; stopping');
+    expect(api.output()).not.toContain('Gridflow API listening');
+  });
+
   it('refuses a bad API_WORKERS before starting anything', async () => {
     const api = await startApi({ API_WORKERS: '0' });
     expect(await api.exited).not.toBe(0);
