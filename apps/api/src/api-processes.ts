@@ -24,16 +24,19 @@ export async function serveApi(): Promise<void> {
 /**
  * Runs `count` API processes (node:cluster) that share the port; the connections are spread among them. Each is an
  * ordinary API process with its own database pool (DATABASE_POOL_SIZE connections each); everything they share
- * lives in MariaDB and Redis. A process that exits unexpectedly is started again (after a pause when it died within
- * EARLY_EXIT_MS of starting, twice in a row: then it stops trying and exits, so that the service manager sees it).
- * SIGTERM and SIGINT stop every process gracefully, then this one.
+ * lives in MariaDB and Redis. A process that exits unexpectedly is started again, after RESTART_DELAY_MS when it
+ * lived less than EARLY_EXIT_MS. At the third such early exit in a row the supervisor stops the others and exits
+ * with 1, so that a broken deployment shows as a failed service instead of a loop. SIGTERM and SIGINT stop every
+ * process gracefully, then this one.
  */
 export function superviseApiProcesses(count: number): void {
   let stopping = false;
   let listening = 0;
   let earlyExits = 0;
   const startedAt = new Map<Worker, number>();
-  const start = () => startedAt.set(cluster.fork(), Date.now());
+  const start = () => {
+    if (!stopping) startedAt.set(cluster.fork(), Date.now());
+  };
 
   cluster.on('listening', (_worker, address) => {
     if (++listening === count) {
@@ -47,7 +50,7 @@ export function superviseApiProcesses(count: number): void {
       if (!startedAt.size) process.exit();
       return;
     }
-    console.error(`Gridflow API process ${worker.process.pid} exited (${signal ?? code}) after ${lived} ms; starting another`);
+    console.error(`Gridflow API process ${worker.process.pid} exited (${signal ?? code}) after ${lived} ms`);
     earlyExits = lived < EARLY_EXIT_MS ? earlyExits + 1 : 0;
     if (earlyExits > 2) {
       console.error('Gridflow API processes keep exiting at start; stopping');
@@ -57,6 +60,7 @@ export function superviseApiProcesses(count: number): void {
       if (!startedAt.size) process.exit();
       return;
     }
+    console.error('Gridflow API: starting another process');
     setTimeout(start, earlyExits ? RESTART_DELAY_MS : 0);
   });
   const stop = (signal: NodeJS.Signals) => {
