@@ -232,10 +232,17 @@ describe('transactional outbox → BullMQ → idempotent consumers (integration)
     for (const id of tasks) expect(await n(t, urgedOf, [id])).toBe(recipients);
   });
 
-  it('a batch a worker of the earlier release failed as unknown goes back to the relay and arrives once; other failures stay', async () => {
+  it('a batch a worker of the earlier release failed as unknown runs again and arrives once; other failures stay', async () => {
     const queue = worker.get<Queue>(getQueueToken(QueueName.Effects));
     const processor = worker.get(EffectsProcessor);
+    const sweeper = worker.get(TimerSweeper);
     const tasks = await deptTasks(2, '升级中的批');
+    // the tasks' own outbox rows relayed and their jobs done, so that the effects queue holds nothing
+    await waitFor(async () => (await n(t, 'SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL')) === 0);
+    await waitFor(async () => {
+      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      return Object.values(c).every((v) => v === 0);
+    });
     // during an upgrade a worker of the earlier release takes the effects jobs: it knows `notify`, not `notify-batch`
     let reason = 'Lock wait timeout exceeded';
     await processor.worker.pause(true);
@@ -250,50 +257,86 @@ describe('transactional outbox → BullMQ → idempotent consumers (integration)
       },
       { connection: queue.opts.connection, prefix: queue.opts.prefix },
     );
-    const aged = (ids: string[]) =>
-      t.ds.query(`UPDATE outbox SET sent_at = NOW(3) - INTERVAL 2 MINUTE WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+    const setSent = (ids: string[], sql: string) =>
+      t.ds.query(`UPDATE outbox SET sent_at = ${sql} WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
     const failedWith = async (jobId: string, failedReason: string) =>
       waitFor(async () => {
         const j = await queue.getJob(jobId);
         return j && (await j.getState()) === 'failed' && j.failedReason === failedReason ? j : null;
       });
+    const state = async (ids: string[]) =>
+      (await outboxRows(ids)).map((r) => [Number(r.attempts), r.jobId, r.sentAt?.getTime(), r.appliedAs]);
     let ids: string[] = [];
+    let jobId: string | undefined;
     try {
       ids = await writeNotices(tasks.map((taskId) => ({ taskId, eventSeq: 1, template: 'task.urged', to: 'owner' })));
       const [first] = await waitFor(async () => {
         const rows = await outboxRows(ids);
         return rows.every((r) => r.sentAt) ? rows : null;
       });
-      const job = await failedWith(first.jobId!, reason);
+      jobId = first.jobId!;
+      const job = await failedWith(jobId, reason);
 
       // any other failure is kept for an operator: the sweep leaves the job and its rows as they are
-      await aged(ids);
-      await worker.get(TimerSweeper).sweepOnce();
-      expect((await outboxRows(ids)).map((r) => [Number(r.attempts), r.appliedAs])).toEqual([
+      await setSent(ids, 'NOW(3) - INTERVAL 2 MINUTE');
+      const before = await state(ids);
+      const kept = await sweeper.sweepOnce();
+      expect(kept.outboxJobsRetried).toBe(0);
+      expect(await state(ids)).toEqual(before);
+      expect(before.map(([attempts, , , applied]) => [attempts, applied])).toEqual([
         [1, null],
         [1, null],
       ]);
       expect(await job.getState()).toBe('failed');
 
-      // failed as unknown; then the upgrade completes (the earlier worker stops, one of this release runs)
+      // failed as unknown (rows fresh again meanwhile, so that no periodic sweep acts before the upgrade completes)
+      await setSent(ids, 'NOW(3)');
       reason = unknownJob(JobName.NotifyBatch);
       await job.retry('failed');
-      await failedWith(first.jobId!, reason);
+      await failedWith(jobId, reason);
     } finally {
+      // the upgrade completes: the earlier worker stops, one of this release runs
       await earlier.close();
       processor.worker.resume();
     }
-    expect((await outboxRows(ids)).map((r) => [Number(r.attempts), r.appliedAs])).toEqual([
-      [1, null],
-      [1, null],
-    ]);
-    // the sweep removes the job that failed as unknown; the relay publishes its rows again, and each arrives once
-    await aged(ids);
-    await worker.get(TimerSweeper).sweepOnce();
-    await waitFor(async () => (await outboxRows(ids)).every((r) => Number(r.attempts) === 2 && r.sentAt));
+    await setSent(ids, 'NOW(3) - INTERVAL 2 MINUTE');
+    const report = await sweeper.sweepOnce();
+    expect(report.outboxJobsRetried).toBe(1);
+    expect(report.outboxRepublished).toBe(0);
+    // the same job runs again where it was: each notification arrives once, and the rows were not published again
     await waitFor(async () => (await outboxRows(ids)).every((r) => r.appliedAs === 'notify'));
+    expect(await (await queue.getJob(jobId!))?.getState()).toBe('completed');
+    expect((await outboxRows(ids)).map((r) => [Number(r.attempts), r.jobId])).toEqual([
+      [1, jobId],
+      [1, jobId],
+    ]);
     const recipients = await recipientsOfDept();
     for (const id of tasks) expect(await n(t, urgedOf, [id])).toBe(recipients);
+    // a second sweep finds nothing to do
+    expect((await sweeper.sweepOnce()).outboxJobsRetried).toBe(0);
+  });
+
+  it('a job of a name this release does not run (from a later release, after a rollback) fails and is left for an operator', async () => {
+    const queue = worker.get<Queue>(getQueueToken(QueueName.Effects));
+    const [taskId] = await deptTasks(1, '未来的任务');
+    const res = (await t.ds.query("INSERT INTO outbox (job_name, aggregate_id, payload, correlation_id) VALUES ('archive-task', ?, ?, 'test-later')", [
+      taskId,
+      JSON.stringify({ taskId }),
+    ])) as { insertId: number };
+    const id = String(res.insertId);
+    const job = await waitFor(async () => {
+      const j = await queue.getJob(`outbox-${id}`);
+      return j && (await j.getState()) === 'failed' ? j : null;
+    });
+    expect(job.failedReason).toBe(unknownJob('archive-task'));
+    await t.ds.query('UPDATE outbox SET sent_at = NOW(3) - INTERVAL 2 MINUTE WHERE id = ?', [id]);
+    const report = await worker.get(TimerSweeper).sweepOnce();
+    expect(report.outboxJobsRetried).toBe(0);
+    expect(await job.getState()).toBe('failed');
+    const [row] = await outboxRows([id]);
+    expect([Number(row.attempts), row.appliedAs, row.lastError]).toEqual([1, null, unknownJob('archive-task')]);
+    await queue.remove(`outbox-${id}`);
+    await t.ds.query('DELETE FROM outbox WHERE id = ?', [id]);
   });
 
   it('nothing reaches the outbox when the action is refused', async () => {

@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { isDeadlock, SupervisionService } from '@gridflow/domain';
-import { JobName, outboxJobRoute, QueueName, timerJobId, timerJobs, UNKNOWN_JOB } from '@gridflow/queue';
+import { JOB_QUEUE, JobName, outboxJobRoute, QueueName, timerJobId, timerJobs, UNKNOWN_JOB } from '@gridflow/queue';
 
 /** How often the sweep runs (and once at boot). */
 export const SWEEP_EVERY_MS = 30_000;
@@ -38,6 +38,8 @@ export interface SweepReport {
   timersRescheduled: number;
   timersPromoted: number;
   outboxRepublished: number;
+  /** Effects jobs a worker of an earlier release failed as unknown, run again (see `retryUnknownJobs`). */
+  outboxJobsRetried: number;
   overdueMarked: number;
   overdueCleared: number;
   supervisionResolved: number;
@@ -92,7 +94,7 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
       let failure: unknown = null;
       try {
         const r = await this.sweepOnce();
-        if (r.timersRescheduled || r.timersPromoted || r.outboxRepublished)
+        if (r.timersRescheduled || r.timersPromoted || r.outboxRepublished || r.outboxJobsRetried)
           this.logger.warn(`sweep repaired: ${JSON.stringify(r)}`);
       } catch (e) {
         failure = e;
@@ -117,12 +119,13 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
       timersRescheduled: 0,
       timersPromoted: 0,
       outboxRepublished: 0,
+      outboxJobsRetried: 0,
       overdueMarked: 0,
       overdueCleared: 0,
       supervisionResolved: 0,
     };
     await this.sweepTimers(now, report);
-    report.outboxRepublished = await this.sweepOutbox();
+    Object.assign(report, await this.sweepOutbox());
     const marked = (await this.ds.query(
       'UPDATE tasks SET overdue_since = due_at WHERE is_open = 1 AND overdue_since IS NULL AND due_at < NOW(3) LIMIT 1000',
     )) as { affectedRows?: number };
@@ -188,7 +191,7 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   /** Outbox rows sent but never applied whose job is gone go back to the relay (sent_at = NULL). */
-  private async sweepOutbox(): Promise<number> {
+  private async sweepOutbox(): Promise<{ outboxRepublished: number; outboxJobsRetried: number }> {
     const rows = (await this.ds.query(
       `SELECT o.id, o.job_name, o.payload, o.job_id FROM outbox o LEFT JOIN applied_effects a ON a.outbox_id = o.id
         WHERE o.sent_at BETWEEN NOW(3) - INTERVAL 1 DAY AND NOW(3) - INTERVAL ${OUTBOX_STUCK_MS / 1000} SECOND
@@ -196,7 +199,7 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
         ORDER BY o.id LIMIT ${BATCH}`,
       [JobName.FireTimer],
     )) as { id: string; job_name: string; payload: string; job_id: string | null }[];
-    if (!rows.length) return 0;
+    if (!rows.length) return { outboxRepublished: 0, outboxJobsRetried: 0 };
     // outbound rows (webhooks, SMS) are published under their delivery row's id on the outbound queue
     const routes = rows.map((r) =>
       outboxJobRoute(r.job_name as JobName, JSON.parse(r.payload) as Record<string, unknown>, String(r.id), r.job_id),
@@ -215,42 +218,51 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
     let e = 0;
     let o = 0;
     const exists = isOutbound.map((out) => (out ? outboundExist[o++] : effectsExist[e++]));
-    const rerun = await this.rerunUnknownJobs([
+    const outboxJobsRetried = await this.retryUnknownJobs([
       ...new Set(routes.filter((r, i) => exists[i] && !isOutbound[i]).map((r) => r.jobId)),
     ]);
-    const lost = rows.filter((_, i) => !exists[i] || rerun.has(routes[i].jobId)).map((r) => String(r.id));
-    if (!lost.length) return 0;
+    const lost = rows.filter((_, i) => !exists[i]).map((r) => String(r.id));
+    if (!lost.length) return { outboxRepublished: 0, outboxJobsRetried };
     await this.ds.query(
       `UPDATE outbox SET sent_at = NULL WHERE id IN (${lost.map(() => '?').join(',')}) AND sent_at IS NOT NULL`,
       lost,
     );
-    return lost.length;
+    return { outboxRepublished: lost.length, outboxJobsRetried };
   }
 
   /**
-   * Removes the effects jobs among `jobIds` that failed as unknown to the worker that took them (`UNKNOWN_JOB`): a
-   * worker of an earlier release, during an upgrade, given a kind of job this release added (`notify-batch`). That
-   * failure says nothing about the effect, so the job's rows go back to the relay, which publishes them again for a
-   * worker that knows the job. Any other failure is kept for an operator, as before. Returns the removed ids.
+   * Runs again the effects jobs among `jobIds` that failed as unknown to the worker that took them (`UNKNOWN_JOB`)
+   * although this release runs them on the effects queue: a worker of an earlier release took them during an upgrade
+   * (`notify-batch`). That failure says nothing about the effect. The job is retried where it is (BullMQ moves it from
+   * failed to waiting atomically, so sweepers of several workers retry it once between them) and keeps its id and
+   * its rows. A name this release does not run either (a later release's, after a rollback) and any other failure
+   * are left for an operator, as before. Returns how many jobs were retried.
    */
-  private async rerunUnknownJobs(jobIds: string[]): Promise<Set<string>> {
-    const removed = new Set<string>();
-    if (!jobIds.length) return removed;
+  private async retryUnknownJobs(jobIds: string[]): Promise<number> {
+    if (!jobIds.length) return 0;
     // the Redis backend's raw client is ioredis; BullMQ's interface declares only the commands it uses itself
     const client = (await this.effects.getBackend().client) as unknown as Redis;
     const pipeline = client.pipeline();
-    for (const id of jobIds) pipeline.zscore(this.effects.toKey('failed'), id).hget(this.effects.toKey(id), 'failedReason');
+    for (const id of jobIds) pipeline.zscore(this.effects.toKey('failed'), id).hmget(this.effects.toKey(id), 'name', 'failedReason');
     const results = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+    let retried = 0;
     for (const [i, id] of jobIds.entries()) {
-      const [[scoreErr, score], [reasonErr, reason]] = [results[2 * i], results[2 * i + 1]];
-      const failedAsUnknown = !scoreErr && !reasonErr && score !== null && String(reason).startsWith(UNKNOWN_JOB);
-      // remove() leaves a job a worker holds (it returns 0); such a job is no longer failed
-      if (failedAsUnknown && (await this.effects.remove(id)) > 0) {
-        removed.add(id);
-        this.logger.warn(`job ${id} failed as "${String(reason)}" (a worker of an earlier release?): its rows go back to the relay`);
+      const [[scoreErr, score], [hashErr, fields]] = [results[2 * i], results[2 * i + 1]];
+      if (scoreErr || hashErr || score === null) continue;
+      const [name, reason] = fields as [string | null, string | null];
+      if (!reason?.startsWith(UNKNOWN_JOB) || JOB_QUEUE[name as JobName] !== QueueName.Effects) continue;
+      const job = await this.effects.getJob(id);
+      if (!job) continue;
+      try {
+        // a fresh set of attempts: the failure was not the job's
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        retried += 1;
+        this.logger.warn(`job ${id} (${name}) failed as "${reason}", from a worker of an earlier release: running it again`);
+      } catch {
+        // retried meanwhile by another sweeper, or no longer failed
       }
     }
-    return removed;
+    return retried;
   }
 
   /** One pipelined EXISTS per job hash: whether BullMQ still holds each job (in any state). */
