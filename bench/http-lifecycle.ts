@@ -33,7 +33,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
@@ -49,6 +48,7 @@ import {
   mariadbPids,
   mariadbTransitionCeiling,
   processTree,
+  freePort,
   redisPids,
   serverUrl,
 } from './ceilings.js';
@@ -148,17 +148,6 @@ interface Service {
 }
 
 const distPath = (rel: string) => fileURLToPath(new URL(`../${rel}`, import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolvePromise(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function startService(name: string, script: string, env: NodeJS.ProcessEnv): Service {
   const extra = (BASE_ENV.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -22,7 +22,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '@gridflow/common';
-import { cpuSeconds, deleteRedisKeys } from './ceilings.js';
+import { cpuSeconds, deleteRedisKeys, freePort } from './ceilings.js';
 import { printTable, type BenchFigure } from './report.js';
 
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
@@ -129,10 +129,15 @@ class Api {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-const apis = checkouts.map((c, i) => new Api(c, 3900 + Math.floor(Math.random() * 900) * 2 + i));
+const apis: Api[] = [];
+for (const c of checkouts) apis.push(new Api(c, await freePort()));
 try {
   for (const api of apis) await api.prepare();
   for (const api of apis) for (const kind of Object.keys(KINDS) as Kind[]) await api.batch(kind, 50); // warm-up

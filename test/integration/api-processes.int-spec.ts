@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { waitFor } from '../helpers/app.js';
 
 /** The built API (`node dist/apps/api/src/main.js`, as scripts/start runs it) on the test database and Redis prefix. */
@@ -24,10 +26,13 @@ const freePort = () =>
 
 const started: Api[] = [];
 
-async function startApi(env: Record<string, string>): Promise<Api> {
+async function startApi(env: Record<string, string>, cwd = process.cwd()): Promise<Api> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', ...env },
+  const inherited = { ...process.env };
+  delete inherited.API_WORKERS;
+  const child = spawn(process.execPath, [resolve('dist/apps/api/src/main.js')], {
+    cwd,
+    env: { ...inherited, PORT: String(port), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -67,7 +72,8 @@ describe('API_WORKERS: several API processes share the port (integration, built 
   });
 
   it('serves from two processes, replaces one that dies, and stops them all on SIGTERM', async () => {
-    const api = await startApi({ API_WORKERS: '2' });
+    // at info every request is logged, by the process that served it (pino's `pid`)
+    const api = await startApi({ API_WORKERS: '2', LOG_LEVEL: 'info' });
     await waitFor(async () => api.output().includes('Gridflow API listening'), 30_000);
     expect(api.output()).toContain(`http://127.0.0.1:${api.port} (docs at /api/docs), 2 processes`);
     const [first, second] = childrenOf(api.child.pid!);
@@ -82,6 +88,17 @@ describe('API_WORKERS: several API processes share the port (integration, built 
     expect(login.status).toBe(200);
     const auth = { authorization: `Bearer ${String(login.body.accessToken)}` };
     for (let i = 0; i < 6; i++) expect((await call(api, '/api/v1/me', { headers: auth })).body.username).toBe('xh-jd1-leader');
+    const servedBy = await waitFor(async () => {
+      const pids = new Set(
+        api
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('"url":"/api/v1/me"'))
+          .map((line) => (JSON.parse(line) as { pid: number }).pid),
+      );
+      return pids.size === 2 ? pids : null;
+    }, 5_000);
+    expect([...servedBy].sort()).toEqual([first, second].sort());
 
     // one process killed: the other answers (a connection handed to the dying one may be lost with it), and a new
     // process takes the dead one's place
@@ -98,6 +115,21 @@ describe('API_WORKERS: several API processes share the port (integration, built 
     api.child.kill('SIGTERM');
     expect(await api.exited).toBe(0);
     for (const pid of now) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('reads API_WORKERS from .env as the configuration reads that file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gridflow-env-'));
+    try {
+      writeFileSync(join(dir, '.env'), 'API_WORKERS="2" # two processes\n');
+      const api = await startApi({}, dir);
+      await waitFor(async () => api.output().includes('Gridflow API listening'), 30_000);
+      expect(api.output()).toContain('2 processes');
+      expect(childrenOf(api.child.pid!)).toHaveLength(2);
+      api.child.kill('SIGTERM');
+      expect(await api.exited).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('gives up and exits non-zero when its processes keep dying at start', async () => {

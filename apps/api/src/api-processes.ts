@@ -5,6 +5,8 @@ import type { AppConfig } from '@gridflow/common';
 /** A process that dies this soon after it started is not started again at once (a broken deployment would spin). */
 const EARLY_EXIT_MS = 10_000;
 const RESTART_DELAY_MS = 1_000;
+/** How long a stop waits for the processes to finish their requests and close before killing them. */
+const STOP_GRACE_MS = 30_000;
 
 /** Starts the HTTP API in this process (the modules load here: a supervising process never loads them). */
 export async function serveApi(): Promise<void> {
@@ -27,10 +29,12 @@ export async function serveApi(): Promise<void> {
  * lives in MariaDB and Redis. A process that exits unexpectedly is started again, after RESTART_DELAY_MS when it
  * lived less than EARLY_EXIT_MS. At the third such early exit in a row the supervisor stops the others and exits
  * with 1, so that a broken deployment shows as a failed service instead of a loop. SIGTERM and SIGINT stop every
- * process gracefully, then this one.
+ * process gracefully (killing any still running after STOP_GRACE_MS), then this one: with 0 when each stopped
+ * cleanly, else 1.
  */
 export function superviseApiProcesses(count: number): void {
   let stopping = false;
+  let stopSignal: NodeJS.Signals | undefined;
   let listening = 0;
   let earlyExits = 0;
   const startedAt = new Map<Worker, number>();
@@ -47,6 +51,8 @@ export function superviseApiProcesses(count: number): void {
     const lived = Date.now() - (startedAt.get(worker) ?? 0);
     startedAt.delete(worker);
     if (stopping) {
+      // a process that could not stop cleanly makes the whole stop a failure (Nest ends by raising the signal again)
+      if (code !== 0 && signal !== stopSignal) process.exitCode = 1;
       if (!startedAt.size) process.exit();
       return;
     }
@@ -66,8 +72,13 @@ export function superviseApiProcesses(count: number): void {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    stopSignal = signal;
     for (const w of startedAt.keys()) w.kill(signal);
     if (!startedAt.size) process.exit();
+    setTimeout(() => {
+      console.error(`Gridflow API: processes still running ${STOP_GRACE_MS} ms after ${signal}; killing them`);
+      for (const w of startedAt.keys()) w.process.kill('SIGKILL');
+    }, STOP_GRACE_MS).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -30,16 +30,16 @@ export interface PublishedWorkflow {
 const POLICY_CACHE_MS = 10_000;
 
 /**
- * Published workflow versions. A version never changes once published, so compiled versions are cached per
- * process forever; only the `deprecated` flag is re-read when a new task picks its version.
- */
-/**
  * SQL of the current version of the workflow whose key `keySql` gives (a parameter or a column): the highest version
  * not deprecated, or NULL. New tasks are pinned to it.
  */
 export const currentVersionSql = (keySql: string): string =>
   `(SELECT MAX(v.version) FROM workflow_versions v WHERE v.workflow_key = ${keySql} AND v.deprecated = 0)`;
 
+/**
+ * Published workflow versions. A version never changes once published, so compiled versions are cached per
+ * process forever; only the `deprecated` flag is re-read when a new task picks its version.
+ */
 @Injectable()
 export class WorkflowCatalog {
   private readonly logger = new Logger(WorkflowCatalog.name);
