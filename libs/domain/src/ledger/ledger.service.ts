@@ -113,6 +113,14 @@ function toSafeNumber(v: bigint, what: string): number {
  * postings of that transaction; two calls in one transaction could take locks out of order and deadlock with a
  * concurrent caller.
  */
+/** An account's balance in fen; 0 for an account that does not exist yet. */
+export async function accountBalance(em: EntityManager, accountId: string): Promise<number> {
+  const rows = (await em.query('SELECT CAST(balance_fen AS CHAR) AS balance FROM accounts WHERE id = ?', [accountId])) as {
+    balance: string;
+  }[];
+  return rows[0] ? toSafeNumber(BigInt(rows[0].balance), 'A balance') : 0;
+}
+
 @Injectable()
 export class LedgerService {
   constructor(
@@ -249,11 +257,7 @@ export class LedgerService {
 
   /** An account's balance in fen; 0 for an account that does not exist yet. */
   async balance(accountId: string, em?: EntityManager): Promise<number> {
-    const rows = (await (em ?? this.ds.manager).query(
-      'SELECT CAST(balance_fen AS CHAR) AS balance FROM accounts WHERE id = ?',
-      [accountId],
-    )) as { balance: string }[];
-    return rows[0] ? toSafeNumber(BigInt(rows[0].balance), 'A balance') : 0;
+    return accountBalance(em ?? this.ds.manager, accountId);
   }
 
   /** Entries recorded against a task, oldest first, keyset-paged by id. */

@@ -22,7 +22,6 @@ import {
   type WorkflowDefinition,
 } from '@gridflow/engine';
 import {
-  AccountEntity,
   CategoryEntity,
   hydrate,
   insertRows,
@@ -44,6 +43,7 @@ import './task-errors.js';
 import { assertUrgeAllowed, URGE_ACTION } from '../timers/urge-rate-limit.js';
 import { transactionWithRetry } from './transaction-retry.js';
 import { CalendarService } from '../calendar/calendar.service.js';
+import { accountBalance, taskAccountId } from '../ledger/ledger.service.js';
 
 export interface PerformOptions {
   /** The version the caller last saw (If-Match); a different current version is 409 VERSION_CONFLICT. */
@@ -100,8 +100,7 @@ async function loadFacts(
     facts.openChildren = Number(open?.n ?? 0);
   }
   if (need.has('escrowBalanceFen')) {
-    const account = await em.getRepository(AccountEntity).findOneBy({ id: `task-${task.id}` });
-    facts.escrowBalanceFen = account?.balanceFen ?? 0;
+    facts.escrowBalanceFen = await accountBalance(em, taskAccountId(task.id));
   }
   if (need.has('missingPowers')) facts.missingPowers = await missingPowers(em, task, now);
   return facts;
