@@ -71,15 +71,18 @@ function paged(x: string, f: TaskListFilter, now: Date): { sql: string; params: 
   return { sql: `${sql} ORDER BY ${x}.due_at ASC, ${x}.id ASC LIMIT ${f.limit + 1}`, params };
 }
 
+/** One list statement: its columns, the list's filter and cursor, the index hint, and its own condition. */
+interface ListStatement {
+  select: string;
+  f: TaskListFilter;
+  now: Date;
+  indexes: string[];
+  where: string;
+  params: unknown[];
+}
+
 /** A page of tasks (with their escrow balance) matching `where` on alias `t`, read through `indexes`. */
-function pageQuery(
-  select: string,
-  f: TaskListFilter,
-  now: Date,
-  indexes: string[],
-  where: string,
-  params: unknown[],
-): ListQuery {
+function pageQuery({ select, f, now, indexes, where, params }: ListStatement): ListQuery {
   const page = paged('t', f, now);
   return {
     sql: `SELECT ${select} FROM tasks t${useIndex(indexes)} ${BALANCE_JOIN} WHERE ${where}${page.sql}`,
@@ -91,14 +94,7 @@ function pageQuery(
  * A page whose ids come from a covering index alone (`where` on alias `s`), sorted there, then joined to their
  * rows: only the page's rows are read.
  */
-function sortedByIndexQuery(
-  select: string,
-  f: TaskListFilter,
-  now: Date,
-  indexes: string[],
-  where: string,
-  params: unknown[],
-): ListQuery {
+function sortedByIndexQuery({ select, f, now, indexes, where, params }: ListStatement): ListQuery {
   const page = paged('s', f, now);
   const ids = `SELECT s.id FROM tasks s${useIndex(indexes)} WHERE ${where}${page.sql}`;
   return {
@@ -175,24 +171,25 @@ export class TaskReader {
   async listQueries(principal: Principal, f: TaskListFilter, now = new Date()): Promise<ListQuery[]> {
     const present = await this.taskIndexes();
     const use = (...names: string[]) => names.filter((n) => present.has(n));
-    const select = listColumns(this.ds.manager);
+    const base = { select: listColumns(this.ds.manager), f, now };
     const unit = [principal.orgUnitId];
     if (f.view === 'inbox') {
-      return [pageQuery(select, f, now, use('ix_tasks_inbox'), 't.assignee_org_unit_id = ? AND t.is_open = 1', unit)];
+      return [pageQuery({ ...base, indexes: use('ix_tasks_inbox'), where: 't.assignee_org_unit_id = ? AND t.is_open = 1', params: unit })];
     }
     const byOwner = use('ix_tasks_issued_due', 'ix_tasks_issued');
-    const issued = pageQuery(select, f, now, byOwner, 't.owner_org_unit_id = ?', unit);
+    const issued = pageQuery({ ...base, indexes: byOwner, where: 't.owner_org_unit_id = ?', params: unit });
     if (f.view === 'issued') return [issued];
-    const prefix = `${principal.orgUnitPath}%`;
+    const prefix = [`${principal.orgUnitPath}%`];
     const byPath = use('ix_tasks_assignee_path_due');
     if (f.state || f.categoryCode || f.overdue === true) {
-      return [pageQuery(select, f, now, byPath, 't.assignee_path LIKE ?', [prefix]), issued];
+      return [pageQuery({ ...base, indexes: byPath, where: 't.assignee_path LIKE ?', params: prefix }), issued];
     }
-    const assigned = (await this.isLargeSubtree(prefix, byPath))
-      ? pageQuery(select, f, now, use('ix_tasks_due'), 't.assignee_path LIKE ?', [prefix])
-      : sortedByIndexQuery(select, f, now, byPath, 's.assignee_path LIKE ?', [prefix]);
+    const assigned = (await this.isLargeSubtree(prefix[0], byPath))
+      ? pageQuery({ ...base, indexes: use('ix_tasks_due'), where: 't.assignee_path LIKE ?', params: prefix })
+      : sortedByIndexQuery({ ...base, indexes: byPath, where: 's.assignee_path LIKE ?', params: prefix });
     return [assigned, issued];
   }
+
 
   /**
    * Whether at least SORTED_SUBTREE_LIMIT tasks are assigned under a path (counted on the path index alone, and
