@@ -93,6 +93,7 @@ describe('API_WORKERS: several API processes share the port (integration, built 
         api
           .output()
           .split('\n')
+          .slice(0, -1) // whole lines only: the last one may still be arriving
           .filter((line) => line.includes('"url":"/api/v1/me"'))
           .map((line) => (JSON.parse(line) as { pid: number }).pid),
       );
