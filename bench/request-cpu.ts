@@ -14,7 +14,8 @@
  * bench/results/<date>-request-cpu.json and .md.
  *
  * The kinds are those of the HTTP phase's open loop: GET /tasks/:id and GET /tasks?view=inbox as a community leader,
- * report-progress on an accepted child task, and task creation by a street leader.
+ * report-progress on an accepted child task, and task creation by a street leader. BENCH_NODE_ARGS adds node options
+ * to each API (e.g. `--cpu-prof --cpu-prof-dir=<dir>`: with one request at a time, the profile is the API's CPU).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -59,7 +60,8 @@ class Api {
     readonly checkout: string,
     readonly port: number,
   ) {
-    this.child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, resolve(checkout, 'dist/apps/api/src/main.js')], {
+    const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    this.child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...extra, resolve(checkout, 'dist/apps/api/src/main.js')], {
       env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'error', PORT: String(port), REDIS_PREFIX: this.prefix, API_WORKERS: '1' },
       stdio: 'ignore',
     });
@@ -177,7 +179,10 @@ try {
   console.log(`\nwritten bench/results/${stamp}-request-cpu.json and .md`);
 } finally {
   for (const api of apis) {
+    // wait for a clean stop (a profile asked for by BENCH_NODE_ARGS is written then), at most 10 s
+    const exited = new Promise<void>((r) => (api.child.exitCode !== null ? r() : api.child.once('exit', () => r())));
     api.child.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
     api.agent.destroy();
     await deleteRedisKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', api.prefix).catch(() => undefined);
   }
