@@ -14,7 +14,8 @@
  *    finished task holds no money, no grant is spent beyond its cap.
  * 6. Every due timer fired exactly once in effect: none is left pending, a fired reminder notified, a fired escalation
  *    wrote exactly one escalation event, a cancelled timer notified nobody, none fired early.
- * 7. The hash chain of every task the load touched verifies through the API.
+ * 7. The hash chain of every task the load touched verifies through the API, and each task row's chain head
+ *    (last_event_seq, last_event_hash) is its last event.
  */
 import type { Pool } from 'mysql2/promise';
 import { type ActionRecord, type ApiClient, KEY_PATTERN, type Session } from './http.js';
@@ -391,10 +392,17 @@ export async function checkTimers(db: Pool, checkpoint: Date): Promise<Invariant
   return { ...out, lateTimers };
 }
 
-/** 7. The event chain of every task the load touched verifies through the API. */
-export async function checkChains(api: ApiClient, admin: Session, taskIds: string[]): Promise<InvariantResult> {
+/** 7. The event chain of every task the load touched verifies through the API; every task row's head is its last event. */
+export async function checkChains(db: Pool, api: ApiClient, admin: Session, taskIds: string[]): Promise<InvariantResult> {
   const violations: string[] = [];
   const ids = [...new Set(taskIds)];
+  const heads = await rows<{ id: string; head: number | null; seq: number }>(
+    db,
+    `SELECT t.id, t.last_event_seq AS head, e.seq FROM tasks t
+       JOIN task_events e ON e.task_id = t.id AND e.seq = (SELECT MAX(seq) FROM task_events WHERE task_id = t.id)
+      WHERE NOT (t.last_event_seq <=> e.seq AND t.last_event_hash <=> e.hash)`,
+  );
+  for (const h of heads) violations.push(`task ${h.id}: its row's chain head is at seq ${String(h.head)}, its last event at ${h.seq}`);
   for (let i = 0; i < ids.length; i += 8) {
     await Promise.all(
       ids.slice(i, i + 8).map(async (id) => {
@@ -404,7 +412,7 @@ export async function checkChains(api: ApiClient, admin: Session, taskIds: strin
       }),
     );
   }
-  return result('every touched task’s event chain verifies (HTTP)', `${ids.length} tasks`, violations);
+  return result('every touched task’s event chain verifies (HTTP), every task’s head is its last event', `${ids.length} tasks`, violations);
 }
 
 /** Idempotency keys a request claimed and never finished: their retries are refused as "in progress" for good. */

@@ -387,7 +387,7 @@ async function main(): Promise<boolean> {
   invariants.push(await checkMoney(pool));
   invariants.push(await checkTimers(pool, checkpoint));
   const touched = client.actions.flatMap((a) => [a.taskId, ...a.createdIds]).filter((x): x is string => !!x);
-  invariants.push(await checkChains(client, sessions.admin, touched));
+  invariants.push(await checkChains(pool, client, sessions.admin, touched));
   invariants.push(await checkHeartbeat(pool));
   const exits = [...api.unexpectedExits, ...worker.unexpectedExits];
   const kills = faults.filter((f) => f.service === 'worker').length;

@@ -17,11 +17,25 @@ export async function expectLedgerInvariants(t: TestApp): Promise<void> {
   expect(drift).toEqual([]);
 }
 
-/** Every event chain of the given tasks verifies through the API. */
+/** Tasks whose row's chain head (last_event_seq, last_event_hash) is not their last event. */
+export async function headsOffTheTail(t: TestApp, taskIds: string[]): Promise<unknown[]> {
+  if (!taskIds.length) return [];
+  return (await t.ds.query(
+    `SELECT t.id, t.last_event_seq, t.last_event_hash, e.seq, e.hash
+       FROM tasks t
+       JOIN task_events e ON e.task_id = t.id AND e.seq = (SELECT MAX(seq) FROM task_events WHERE task_id = t.id)
+      WHERE t.id IN (${taskIds.map(() => '?').join(', ')})
+        AND NOT (t.last_event_seq <=> e.seq AND t.last_event_hash <=> e.hash)`,
+    taskIds,
+  )) as unknown[];
+}
+
+/** Every event chain of the given tasks verifies through the API, and each task row's head is its last event. */
 export async function expectChainsVerify(t: TestApp, s: Session, taskIds: string[]): Promise<void> {
   for (const id of taskIds) {
     const res = await t.http().get(`/api/v1/tasks/${id}/events/verify`).set(s.auth);
     expect(res.status).toBe(200);
     expect(res.body).toEqual(expect.objectContaining({ valid: true }));
   }
+  expect(await headsOffTheTail(t, taskIds)).toEqual([]);
 }

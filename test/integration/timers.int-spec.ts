@@ -5,7 +5,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { newId, type Principal } from '@gridflow/common';
-import { appendEvent, CalendarService, TaskShell, TimerFiringService } from '@gridflow/domain';
+import { appendEvent, CalendarService, type ChainHead, TaskShell, TimerFiringService } from '@gridflow/domain';
 import {
   createRedis,
   QueueName,
@@ -550,19 +550,27 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     let fired: Promise<unknown> | undefined;
     try {
       await other.startTransaction();
-      await other.query('SELECT id FROM tasks WHERE id = ? FOR UPDATE', [task.id]);
+      const [head] = (await other.query(
+        'SELECT last_event_seq AS lastEventSeq, last_event_hash AS lastEventHash FROM tasks WHERE id = ? FOR UPDATE',
+        [task.id],
+      )) as ChainHead[];
       fired = firing.fire(auto.id, new Date(Date.now() + 60_000)).catch((e: unknown) => e);
       await sleep(300);
-      await appendEvent(other.manager, {
-        taskId: task.id,
-        action: 'escalate',
-        fromState: 'submitted',
-        toState: 'submitted',
-        actorUserId: null,
-        actorOrgUnitId: null,
-        payload: { note: 'written while the timed action waited' },
-        at: new Date(),
-      });
+      await appendEvent(
+        other.manager,
+        {
+          taskId: task.id,
+          action: 'escalate',
+          fromState: 'submitted',
+          toState: 'submitted',
+          actorUserId: null,
+          actorOrgUnitId: null,
+          payload: { note: 'written while the timed action waited' },
+          at: new Date(),
+        },
+        head,
+      );
+      await other.query('UPDATE tasks SET last_event_seq = ?, last_event_hash = ? WHERE id = ?', [head.lastEventSeq, head.lastEventHash, task.id]);
       await other.commitTransaction();
     } finally {
       if (other.isTransactionActive) await other.rollbackTransaction();

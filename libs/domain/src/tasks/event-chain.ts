@@ -33,24 +33,69 @@ export function eventHash(e: NewEvent & { seq: number }, prevHash: string): stri
 }
 
 /**
- * Appends an event to the task's chain. The caller holds the task row lock, so reading the last event and
- * inserting the next cannot interleave with another action on the same task.
+ * The last event of a task's chain, as the task row records it (`last_event_seq`, `last_event_hash`). NULL on a task
+ * whose events were all written before the row kept its head.
  */
-export async function appendEvent(em: EntityManager, e: NewEvent): Promise<TaskEventEntity> {
-  const last = (await em.query('SELECT seq, hash FROM task_events WHERE task_id = ? ORDER BY seq DESC LIMIT 1', [
-    e.taskId,
-  ])) as { seq: number; hash: string }[];
-  const seq = (last[0]?.seq ?? 0) + 1;
-  const prevHash = last[0]?.hash ?? GENESIS_HASH;
-  const row = em.getRepository(TaskEventEntity).create({ ...e, seq, prevHash, hash: eventHash({ ...e, seq }, prevHash) });
-  await insertRows(em, TaskEventEntity, [row]);
+export interface ChainHead {
+  lastEventSeq: number | null;
+  lastEventHash: string | null;
+}
+
+/** The event that follows `last` (the genesis hash before the first). */
+function link(em: EntityManager, e: NewEvent, last: { seq: number; hash: string } | null): TaskEventEntity {
+  const seq = (last?.seq ?? 0) + 1;
+  const prevHash = last?.hash ?? GENESIS_HASH;
+  return em.getRepository(TaskEventEntity).create({ ...e, seq, prevHash, hash: eventHash({ ...e, seq }, prevHash) });
+}
+
+/** The chain's last event, read from task_events. */
+async function tail(em: EntityManager, taskId: string): Promise<{ seq: number; hash: string } | null> {
+  const rows = (await em.query('SELECT seq, hash FROM task_events WHERE task_id = ? ORDER BY seq DESC LIMIT 1', [taskId])) as {
+    seq: number;
+    hash: string;
+  }[];
+  return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash } : null;
+}
+
+const isDuplicateKey = (e: unknown): boolean => (e as { code?: string }).code === 'ER_DUP_ENTRY';
+
+/**
+ * Appends an event to the task's chain and moves `head` (the task entity) to it. The caller holds the task row lock,
+ * so no other append interleaves, and writes the new head with its own UPDATE of the task row in the same transaction.
+ *
+ * With a head on the row, the event follows it and nothing is read. Without one (every event of the task predates the
+ * head columns), the chain's tail is read from task_events. A head left behind by a writer that appends without
+ * moving it (a release before the head columns, during a rolling upgrade) is caught by the primary key: the event's
+ * seq is taken, the insert fails as a duplicate, and the event is chained to the tail read then.
+ */
+export async function appendEvent(em: EntityManager, e: NewEvent, head: ChainHead): Promise<TaskEventEntity> {
+  const known = head.lastEventSeq !== null && head.lastEventHash !== null;
+  let row = link(em, e, known ? { seq: Number(head.lastEventSeq), hash: head.lastEventHash as string } : await tail(em, e.taskId));
+  try {
+    await insertRows(em, TaskEventEntity, [row]);
+  } catch (err) {
+    if (!known || !isDuplicateKey(err)) throw err;
+    row = link(em, e, await tail(em, e.taskId));
+    await insertRows(em, TaskEventEntity, [row]);
+  }
+  head.lastEventSeq = row.seq;
+  head.lastEventHash = row.hash;
   return row;
 }
 
-/** Writes the first event of many new tasks in one statement (seq 1, chained to the genesis hash). */
-export async function insertFirstEvents(em: EntityManager, events: NewEvent[]): Promise<void> {
-  const repo = em.getRepository(TaskEventEntity);
-  const rows = events.map((e) => repo.create({ ...e, seq: 1, prevHash: GENESIS_HASH, hash: eventHash({ ...e, seq: 1 }, GENESIS_HASH) }));
+/**
+ * The first event of a new task (seq 1, chained to the genesis hash), with the task's head set to it: insert the task,
+ * then the events (`insertEvents`).
+ */
+export function firstEvent(em: EntityManager, e: NewEvent, head: ChainHead): TaskEventEntity {
+  const row = link(em, e, null);
+  head.lastEventSeq = row.seq;
+  head.lastEventHash = row.hash;
+  return row;
+}
+
+/** Writes events (first events of new tasks) in statements of up to 1,000 rows. */
+export async function insertEvents(em: EntityManager, rows: readonly TaskEventEntity[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 1000) await insertRows(em, TaskEventEntity, rows.slice(i, i + 1000));
 }
 

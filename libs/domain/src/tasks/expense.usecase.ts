@@ -80,17 +80,23 @@ export class ExpenseUseCase {
         await em.getRepository(GrantEntity).update({ id: grant.id }, { spentFen: grant.spentFen });
       }
       task.version += 1;
-      await em.getRepository(TaskEntity).update({ id: task.id }, { version: task.version });
-      await appendEvent(em, {
-        taskId: task.id,
-        action: 'expense',
-        fromState: task.state,
-        toState: task.state,
-        actorUserId: principal.userId,
-        actorOrgUnitId: principal.orgUnitId,
-        payload: { amountFen: cmd.amountFen, payee: cmd.payee, note: cmd.note ?? null, ledgerEntryId: String(entry.id), grantId: grant?.id ?? null },
-        at: now,
-      });
+      await appendEvent(
+        em,
+        {
+          taskId: task.id,
+          action: 'expense',
+          fromState: task.state,
+          toState: task.state,
+          actorUserId: principal.userId,
+          actorOrgUnitId: principal.orgUnitId,
+          payload: { amountFen: cmd.amountFen, payee: cmd.payee, note: cmd.note ?? null, ledgerEntryId: String(entry.id), grantId: grant?.id ?? null },
+          at: now,
+        },
+        task,
+      );
+      await em
+        .getRepository(TaskEntity)
+        .update({ id: task.id }, { version: task.version, lastEventSeq: task.lastEventSeq, lastEventHash: task.lastEventHash });
       const escrowBalanceFen = await this.ledger.balance(taskAccountId(task.id), em);
       return { task, entry, grant, escrowBalanceFen };
     });

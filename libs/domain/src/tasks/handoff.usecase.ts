@@ -131,20 +131,26 @@ export class HandoffUseCase {
         }
       }
       parent.version += 1;
-      await em.getRepository(TaskEntity).update({ id: parent.id }, { version: parent.version });
-      await appendEvent(em, {
-        taskId: parent.id,
-        action: 'handoff',
-        fromState: parent.state,
-        toState: parent.state,
-        actorUserId: principal.userId,
-        actorOrgUnitId: principal.orgUnitId,
-        payload: {
-          children: planned.map((p) => ({ taskId: p.task.id, assigneeOrgUnitId: p.task.assigneeOrgUnitId, fundingFen: p.fundingFen, state: p.task.state })),
-          fundingFen: planned.reduce((s, p) => s + p.fundingFen, 0),
+      await appendEvent(
+        em,
+        {
+          taskId: parent.id,
+          action: 'handoff',
+          fromState: parent.state,
+          toState: parent.state,
+          actorUserId: principal.userId,
+          actorOrgUnitId: principal.orgUnitId,
+          payload: {
+            children: planned.map((p) => ({ taskId: p.task.id, assigneeOrgUnitId: p.task.assigneeOrgUnitId, fundingFen: p.fundingFen, state: p.task.state })),
+            fundingFen: planned.reduce((s, p) => s + p.fundingFen, 0),
+          },
+          at: now,
         },
-        at: now,
-      });
+        parent,
+      );
+      await em
+        .getRepository(TaskEntity)
+        .update({ id: parent.id }, { version: parent.version, lastEventSeq: parent.lastEventSeq, lastEventHash: parent.lastEventHash });
       messages.push({ jobName: JobName.RollUp, aggregateId: parent.id, payload: { taskId: parent.id } });
       await this.outbox.add(em, messages);
       return planned.map((p) => p.task);

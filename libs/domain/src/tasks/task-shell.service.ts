@@ -28,6 +28,7 @@ import {
   type JsonObject,
   selectList,
   TaskEntity,
+  type TaskEventEntity,
   TaskTimerEntity,
   updateById,
   UserEntity,
@@ -36,7 +37,7 @@ import { newId } from '@gridflow/common';
 import { JobName } from '@gridflow/queue';
 import { OutboxWriter, type OutboxMessage } from '../outbox/outbox.writer.js';
 import { WorkflowCatalog, type PublishedWorkflow } from '../workflows/workflow-catalog.service.js';
-import { appendEvent, insertFirstEvents } from './event-chain.js';
+import { appendEvent, firstEvent, insertEvents } from './event-chain.js';
 import { TaskEffects, type EffectContext } from './task-effects.service.js';
 import { pathIds, taskVisibleTo } from './task-paths.js';
 import './task-errors.js';
@@ -295,7 +296,7 @@ export class TaskShell {
    */
   async startNew(em: EntityManager, principal: Principal, pinned: PublishedWorkflow, items: NewTask[], now = new Date()): Promise<TaskEntity[]> {
     const messages: OutboxMessage[] = [];
-    const events: Parameters<typeof insertFirstEvents>[1] = [];
+    const events: TaskEventEntity[] = [];
     const timerRows: TimerRow[] = [];
     const needsDirectory = pinned.definition.states.some((s) => s.approval);
     const byCategory = new Map<string, PublishedWorkflow>();
@@ -317,21 +318,27 @@ export class TaskShell {
       task.approval = (result.approval as unknown as JsonObject) ?? null;
       task.version = 1;
       timerRows.push(...timerRowsFor(task, await this.calendar.scheduleTimers(result.timers.start, now, em)));
-      events.push({
-        taskId: task.id,
-        action: 'create',
-        fromState: null,
-        toState: result.nextState,
-        actorUserId: principal.userId,
-        actorOrgUnitId: principal.orgUnitId,
-        payload: item.eventPayload,
-        at: now,
-      });
+      events.push(
+        firstEvent(
+          em,
+          {
+            taskId: task.id,
+            action: 'create',
+            fromState: null,
+            toState: result.nextState,
+            actorUserId: principal.userId,
+            actorOrgUnitId: principal.orgUnitId,
+            payload: item.eventPayload,
+            at: now,
+          },
+          task,
+        ),
+      );
       for (const m of own) if (m.jobName === JobName.Notify) (m.payload as { eventSeq: number }).eventSeq = 1;
       messages.push(...own);
     }
     for (let i = 0; i < items.length; i += 1000) await insertRows(em, TaskEntity, items.slice(i, i + 1000).map((it) => it.task));
-    await insertFirstEvents(em, events);
+    await insertEvents(em, events);
     if (timerRows.length) {
       for (let i = 0; i < timerRows.length; i += 1000) await insertRows(em, TaskTimerEntity, timerRows.slice(i, i + 1000));
       messages.push(...timerRows.map(fireTimerMessage));
@@ -369,22 +376,27 @@ export class TaskShell {
     if (ok.final && !task.closedAt) task.closedAt = ctx.now;
     task.version += 1;
     task.updatedAt = new Date();
+    // the event first: it moves the task's chain head, which the UPDATE below writes with the rest
+    const event = await appendEvent(
+      em,
+      {
+        taskId: task.id,
+        action: ctx.eventAction ?? ok.action,
+        fromState,
+        toState: ok.nextState,
+        actorUserId: ctx.principal?.userId ?? null,
+        actorOrgUnitId: ctx.principal?.orgUnitId ?? null,
+        payload: ctx.payload,
+        at: ctx.now,
+      },
+      task,
+    );
     // one UPDATE by primary key of what changed: `save` would read the row again before and after writing it; the
     // returned task is then exactly the row as committed
     await updateById(em, TaskEntity, task.id, changedColumns(before, task));
 
     await this.applyTimers(em, task, ok, messages, ctx.now);
 
-    const event = await appendEvent(em, {
-      taskId: task.id,
-      action: ctx.eventAction ?? ok.action,
-      fromState,
-      toState: ok.nextState,
-      actorUserId: ctx.principal?.userId ?? null,
-      actorOrgUnitId: ctx.principal?.orgUnitId ?? null,
-      payload: ctx.payload,
-      at: ctx.now,
-    });
     for (const m of messages) {
       if (m.jobName === JobName.Notify) (m.payload as { eventSeq: number }).eventSeq = event.seq;
     }

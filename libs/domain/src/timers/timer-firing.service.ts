@@ -47,7 +47,7 @@ interface TimerRow {
 }
 
 const TASK_COLUMNS =
-  'id, title, category_code, state, is_open, owner_org_unit_id, assignee_org_unit_id, owner_path, assignee_path, due_at, workflow_key, workflow_version, version, approval, escalation_level';
+  'id, title, category_code, state, is_open, owner_org_unit_id, assignee_org_unit_id, owner_path, assignee_path, due_at, workflow_key, workflow_version, version, approval, escalation_level, last_event_seq, last_event_hash';
 
 interface TaskRow {
   id: string;
@@ -65,6 +65,8 @@ interface TaskRow {
   version: number;
   approval: string | null;
   escalation_level: number;
+  last_event_seq: number | null;
+  last_event_hash: string | null;
 }
 
 /** The fields of a task the firing reads, from a plain row. */
@@ -85,6 +87,8 @@ function toTask(r: TaskRow): TaskEntity {
     version: Number(r.version),
     approval: r.approval ? (JSON.parse(r.approval) as JsonObject) : null,
     escalationLevel: Number(r.escalation_level),
+    lastEventSeq: r.last_event_seq === null ? null : Number(r.last_event_seq),
+    lastEventHash: r.last_event_hash,
   });
 }
 
@@ -383,20 +387,25 @@ export class TimerFiringService {
           [newId(), p.task.id, rung.level, supervisor, p.row.id],
         );
       }
-      await em.query(
-        'UPDATE tasks SET escalation_level = GREATEST(escalation_level, ?), overdue_since = COALESCE(overdue_since, IF(due_at <= ?, due_at, NULL)) WHERE id = ?',
-        [rung.level, now, p.task.id],
+      await appendEvent(
+        em,
+        {
+          taskId: p.task.id,
+          action: 'escalate',
+          fromState: p.task.state,
+          toState: p.task.state,
+          actorUserId: null,
+          actorOrgUnitId: null,
+          payload: { timerId: p.row.timer_id, level: rung.level, rung: rung.name, supervisorOrgUnitId: supervisor },
+          at: now,
+        },
+        p.task,
       );
-      await appendEvent(em, {
-        taskId: p.task.id,
-        action: 'escalate',
-        fromState: p.task.state,
-        toState: p.task.state,
-        actorUserId: null,
-        actorOrgUnitId: null,
-        payload: { timerId: p.row.timer_id, level: rung.level, rung: rung.name, supervisorOrgUnitId: supervisor },
-        at: now,
-      });
+      await em.query(
+        `UPDATE tasks SET escalation_level = GREATEST(escalation_level, ?), overdue_since = COALESCE(overdue_since, IF(due_at <= ?, due_at, NULL)),
+                last_event_seq = ?, last_event_hash = ? WHERE id = ?`,
+        [rung.level, now, p.task.lastEventSeq, p.task.lastEventHash, p.task.id],
+      );
       const nextRungAt =
         (batchLevel.get(p.task.id) ?? 0) > rung.level
           ? null

@@ -163,17 +163,24 @@ export class WorkflowAdmin {
       });
       const now = new Date();
       for (const task of tasks) {
-        await em.getRepository(TaskEntity).update({ id: task.id }, { workflowVersion: toVersion, version: task.version + 1 });
-        await appendEvent(em, {
-          taskId: task.id,
-          action: 'migrate-version',
-          fromState: task.state,
-          toState: task.state,
-          actorUserId: principal.userId,
-          actorOrgUnitId: principal.orgUnitId,
-          payload: { workflowKey: key, fromVersion, toVersion },
-          at: now,
-        });
+        await appendEvent(
+          em,
+          {
+            taskId: task.id,
+            action: 'migrate-version',
+            fromState: task.state,
+            toState: task.state,
+            actorUserId: principal.userId,
+            actorOrgUnitId: principal.orgUnitId,
+            payload: { workflowKey: key, fromVersion, toVersion },
+            at: now,
+          },
+          task,
+        );
+        await em.getRepository(TaskEntity).update(
+          { id: task.id },
+          { workflowVersion: toVersion, version: task.version + 1, lastEventSeq: task.lastEventSeq, lastEventHash: task.lastEventHash },
+        );
       }
       return { ...report, applied: true, migratedTasks: tasks.length };
     });

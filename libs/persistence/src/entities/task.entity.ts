@@ -125,4 +125,14 @@ export class TaskEntity {
 
   @Column({ name: 'closed_at', type: 'datetime', precision: 3, nullable: true, default: null })
   closedAt: Date | null;
+
+  /**
+   * The head of the task's event chain: the seq and hash of its last event, written in the transaction that appends
+   * it, so the next append reads no event. NULL on a task whose events all predate these columns.
+   */
+  @Column({ name: 'last_event_seq', type: 'int', unsigned: true, nullable: true, default: null })
+  lastEventSeq: number | null;
+
+  @Column({ name: 'last_event_hash', type: 'char', length: 64, nullable: true, default: null })
+  lastEventHash: string | null;
 }

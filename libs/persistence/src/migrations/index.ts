@@ -8,6 +8,7 @@ import { WebhookSecretsDeleteResend1763900700000 } from './1763900700000-webhook
 import { CategoryTimerPolicy1763900800000 } from './1763900800000-category-timer-policy.js';
 import { TimerTaskIndex1763900900000 } from './1763900900000-timer-task-index.js';
 import { OutboxJobId1763901000000 } from './1763901000000-outbox-job-id.js';
+import { TaskChainHead1763901100000 } from './1763901100000-task-chain-head.js';
 
 /** Every migration, in order. New migrations are appended; applied ones are never edited. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   CategoryTimerPolicy1763900800000,
   TimerTaskIndex1763900900000,
   OutboxJobId1763901000000,
+  TaskChainHead1763901100000,
 ];
