@@ -415,7 +415,10 @@ export async function checkChains(db: Pool, api: ApiClient, admin: Session, task
   return result('every touched task’s event chain verifies (HTTP), every task’s head is its last event', `${ids.length} tasks`, violations);
 }
 
-/** Idempotency keys a request claimed and never finished: their retries are refused as "in progress" for good. */
+/**
+ * Idempotency keys a request claimed and never finished: a retry is refused as "in progress" until the key is a minute
+ * old, then answered 409 IDEMPOTENCY_OUTCOME_UNKNOWN (the client checks the resource and retries with a new key).
+ */
 export async function stuckIdempotencyKeys(db: Pool, before: Date): Promise<number> {
   const [{ n }] = await rows<{ n: number }>(
     db,

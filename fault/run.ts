@@ -294,7 +294,7 @@ async function findingsOf(
   const stuckKeys = await stuckIdempotencyKeys(pool, new Date());
   if (stuckKeys)
     findings.push(
-      `${stuckKeys} idempotency keys are left "in progress" by requests that died with the database; their retries get 409 for good`,
+      `${stuckKeys} idempotency keys are left "in progress" by requests that died with the database; a retry gets 409 "in progress" until the key is a minute old (IDEMPOTENCY_STALE_MS), then 409 IDEMPOTENCY_OUTCOME_UNKNOWN`,
     );
   const unknown = tally(
     client.actions.filter((a) => a.outcome === 'unknown'),
