@@ -1,7 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { JobName, outboxJobRoute, QueueName } from '@gridflow/queue';
+import { jobsHeld, JobName, outboxJobRoute, QueueName } from '@gridflow/queue';
 import { OUTBOX_STUCK_MS } from '../timers/timer-sweeper.service.js';
 
 const BATCH = 1000;
@@ -28,8 +27,8 @@ export async function republishLostJobs(ds: DataSource, queues: { effects: Queue
     const routes = rows.map((r) =>
       outboxJobRoute(r.job_name as JobName, JSON.parse(r.payload) as Record<string, unknown>, String(r.id), r.job_id),
     );
-    const exists = await Promise.all(
-      routes.map((r) => jobExists(r.queueName === QueueName.Outbound ? queues.outbound : queues.effects, r.jobId)),
+    const exists = await jobsHeld(
+      routes.map((r) => ({ queue: r.queueName === QueueName.Outbound ? queues.outbound : queues.effects, jobId: r.jobId })),
     );
     const lost = rows.filter((_, i) => !exists[i]).map((r) => String(r.id));
     if (lost.length) {
@@ -42,11 +41,4 @@ export async function republishLostJobs(ds: DataSource, queues: { effects: Queue
     after = String(rows[rows.length - 1].id);
     if (rows.length < BATCH) return total;
   }
-}
-
-/** Whether BullMQ still holds a job (in any state): its hash exists. */
-async function jobExists(queue: Queue, jobId: string): Promise<boolean> {
-  // the Redis backend's raw client is ioredis; BullMQ's interface declares only the commands it uses itself
-  const client = (await queue.getBackend().client) as unknown as Redis;
-  return (await client.exists(queue.toKey(jobId))) > 0;
 }

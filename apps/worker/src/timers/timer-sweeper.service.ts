@@ -2,10 +2,19 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { isDeadlock, SupervisionService } from '@gridflow/domain';
-import { JOB_QUEUE, JobName, outboxJobRoute, QueueName, timerJobId, timerJobs, UNKNOWN_JOB } from '@gridflow/queue';
+import {
+  JOB_QUEUE,
+  JobName,
+  jobsHeld,
+  outboxJobRoute,
+  queueClient,
+  QueueName,
+  timerJobId,
+  timerJobs,
+  UNKNOWN_JOB,
+} from '@gridflow/queue';
 
 /** How often the sweep runs (and once at boot). */
 export const SWEEP_EVERY_MS = 30_000;
@@ -150,10 +159,7 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
       )) as DueTimer[];
       if (!rows.length) return;
       report.timersChecked += rows.length;
-      const exists = await this.jobsExist(
-        this.timers,
-        rows.map((r) => timerJobId(r.id)),
-      );
+      const exists = await jobsHeld(rows.map((r) => ({ queue: this.timers, jobId: timerJobId(r.id) })));
       const lost = rows.filter((_, i) => !exists[i]);
       const late = rows.filter((r, i) => exists[i] && new Date(r.due_at).getTime() < now - SWEEP_GRACE_MS);
       for (const r of late) {
@@ -205,19 +211,7 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
       outboxJobRoute(r.job_name as JobName, JSON.parse(r.payload) as Record<string, unknown>, String(r.id), r.job_id),
     );
     const isOutbound = routes.map((r) => r.queueName === QueueName.Outbound);
-    const [effectsExist, outboundExist] = await Promise.all([
-      this.jobsExist(
-        this.effects,
-        routes.filter((_, i) => !isOutbound[i]).map((r) => r.jobId),
-      ),
-      this.jobsExist(
-        this.outbound,
-        routes.filter((_, i) => isOutbound[i]).map((r) => r.jobId),
-      ),
-    ]);
-    let e = 0;
-    let o = 0;
-    const exists = isOutbound.map((out) => (out ? outboundExist[o++] : effectsExist[e++]));
+    const exists = await jobsHeld(routes.map((r, i) => ({ queue: isOutbound[i] ? this.outbound : this.effects, jobId: r.jobId })));
     const outboxJobsRetried = await this.retryUnknownJobs([
       ...new Set(routes.filter((r, i) => exists[i] && !isOutbound[i]).map((r) => r.jobId)),
     ]);
@@ -240,9 +234,7 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
    */
   private async retryUnknownJobs(jobIds: string[]): Promise<number> {
     if (!jobIds.length) return 0;
-    // the Redis backend's raw client is ioredis; BullMQ's interface declares only the commands it uses itself
-    const client = (await this.effects.getBackend().client) as unknown as Redis;
-    const pipeline = client.pipeline();
+    const pipeline = (await queueClient(this.effects)).pipeline();
     for (const id of jobIds) pipeline.zscore(this.effects.toKey('failed'), id).hmget(this.effects.toKey(id), 'name', 'failedReason');
     const results = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
     let retried = 0;
@@ -263,16 +255,5 @@ export class TimerSweeper implements OnApplicationBootstrap, OnApplicationShutdo
       }
     }
     return retried;
-  }
-
-  /** One pipelined EXISTS per job hash: whether BullMQ still holds each job (in any state). */
-  private async jobsExist(queue: Queue, jobIds: string[]): Promise<boolean[]> {
-    if (!jobIds.length) return [];
-    // the Redis backend's raw client is ioredis; BullMQ's interface declares only the commands it uses itself
-    const client = (await queue.getBackend().client) as unknown as Redis;
-    const pipeline = client.pipeline();
-    for (const id of jobIds) pipeline.exists(queue.toKey(id));
-    const results = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
-    return results.map(([err, n]) => !err && Number(n) > 0);
   }
 }
