@@ -18,7 +18,9 @@
  * Latency: an open-loop stream at a fixed arrival rate (500 requests/s): 70 % reads (GET /tasks?view=inbox as a
  * receiver, GET /tasks/:id of an in-progress task) and 30 % writes (report-progress on in-progress tasks, task
  * creation by a unit leader). Latency runs from the scheduled send time to the end of the response, so a slow
- * server cannot hide behind a slowed-down sender. Any 4xx/5xx or timeout is a failure, counted and reported.
+ * server cannot hide behind a slowed-down sender. Any 4xx/5xx or timeout is a failure, counted and reported. The
+ * p99s and the CPU of the API, MariaDB, the worker and the machine are also reported per 5-second stretch of the
+ * run (by when a request was due to go out), to tell a steady tail from a few slow seconds.
  *
  * What bounds the figures: while the throughput and latency runs are measured, the CPU time of the API, the worker,
  * the MariaDB and Redis servers, this process (the load generator) and the whole machine is read from /proc and
@@ -446,21 +448,34 @@ async function cpuPerRequest(work: Workload, apiPids: number[], n: number): Prom
   return out;
 }
 
-async function openLoop(work: Workload, opts: { rate: number; seconds: number; timeoutMs: number }) {
+/** The open loop's stretches: latency by when a request was due to go out, with the CPU used meanwhile. */
+const WINDOW_S = 5;
+
+async function openLoop(
+  work: Workload,
+  opts: { rate: number; seconds: number; timeoutMs: number; cpuGroups: Record<string, number[]> },
+) {
   const reads: number[] = [];
   const writes: number[] = [];
   const failures = new Failures();
   const total = Math.round(opts.rate * opts.seconds);
   const interval = 1000 / opts.rate;
   const inFlight = new Set<Promise<void>>();
+  const perWindow = Array.from({ length: Math.ceil(opts.seconds / WINDOW_S) }, () => ({ reads: [] as number[], writes: [] as number[] }));
+  /** CPU samples at each window's start (and after the last request went out). */
+  const cpuMarks: CpuSample[] = [sampleCpu(opts.cpuGroups)];
 
   const fire = (i: number, scheduled: number) => {
     const kind = MIX[i % MIX.length];
+    const window = perWindow[Math.min(perWindow.length - 1, Math.floor((i * interval) / 1000 / WINDOW_S))];
     const call = work.send(kind);
     const p = call.then(
       (r) => {
-        if (r.status >= 200 && r.status < 300) (isRead(kind) ? reads : writes).push(performance.now() - scheduled);
-        else failures.add(`${kind} ${failureKind(r)}`);
+        const ms = performance.now() - scheduled;
+        if (r.status >= 200 && r.status < 300) {
+          (isRead(kind) ? reads : writes).push(ms);
+          (isRead(kind) ? window.reads : window.writes).push(ms);
+        } else failures.add(`${kind} ${failureKind(r)}`);
       },
       (e: Error) => failures.add(`${kind} ${e.message}`),
     );
@@ -474,17 +489,33 @@ async function openLoop(work: Workload, opts: { rate: number; seconds: number; t
   while (sent < total) {
     const now = performance.now();
     while (sent < total && start + sent * interval <= now) {
+      if (sent && Math.floor((sent * interval) / 1000 / WINDOW_S) > Math.floor(((sent - 1) * interval) / 1000 / WINDOW_S)) {
+        cpuMarks.push(sampleCpu(opts.cpuGroups));
+      }
       fire(sent, start + sent * interval);
       sent++;
       lastSent = now;
     }
     await sleep(1);
   }
+  cpuMarks.push(sampleCpu(opts.cpuGroups));
   const drainUntil = Date.now() + opts.timeoutMs + 1000;
   while (inFlight.size && Date.now() < drainUntil) await Promise.race([...inFlight, sleep(100)]);
   reads.sort((a, b) => a - b);
   writes.sort((a, b) => a - b);
+  const p99 = (xs: number[]) => (xs.length ? quantile([...xs].sort((a, b) => a - b), 0.99) : NaN);
+  const windows = perWindow.map((w, i) => ({
+    from: i * WINDOW_S,
+    to: Math.min(opts.seconds, (i + 1) * WINDOW_S),
+    readP99: p99(w.reads),
+    writeP99: p99(w.writes),
+    /** Busy cores from the window's first send to the next window's (the last: to the last send). */
+    cores: Object.fromEntries(
+      Object.keys(cpuMarks[0]).map((who) => [who, (cpuMarks[i + 1][who] - cpuMarks[i][who]) / Math.min(WINDOW_S, opts.seconds - i * WINDOW_S)]),
+    ),
+  }));
   return {
+    windows,
     reads: { p50: quantile(reads, 0.5), p99: quantile(reads, 0.99), n: reads.length },
     writes: { p50: quantile(writes, 0.5), p99: quantile(writes, 0.99), n: writes.length },
     failures,
@@ -603,7 +634,7 @@ export async function runHttp(opts: { quick: boolean }, previous: readonly Bench
     );
     const cpuBefore = sampleCpu(cpuGroups);
     const openSeconds = opts.quick ? 10 : 30;
-    const l = await openLoop(new Workload(openLoopHttp, teams, pool), { rate: RATE, seconds: openSeconds, timeoutMs: OPEN_LOOP_TIMEOUT_MS });
+    const l = await openLoop(new Workload(openLoopHttp, teams, pool), { rate: RATE, seconds: openSeconds, timeoutMs: OPEN_LOOP_TIMEOUT_MS, cpuGroups });
     const cpuAfter = sampleCpu(cpuGroups);
     if (l.failures.count) console.error(`[bench] http open-loop failures: ${l.failures.summary()}; ${await connectionStates(DATABASE)}`);
     const label = `${RATE} req/s open loop, 70 % reads`;
@@ -619,6 +650,16 @@ export async function runHttp(opts: { quick: boolean }, previous: readonly Bench
         value: Number(((cpuAfter[who] - cpuBefore[who]) / (l.seconds)).toFixed(2)),
         unit: 'cores',
       })),
+      // where the tail comes from: steady, or a few seconds of it
+      ...l.windows.flatMap((w) => [
+        { name: `HTTP open loop, seconds ${w.from}–${w.to}: read p99`, value: Number(w.readP99.toFixed(1)), unit: 'ms' },
+        { name: `HTTP open loop, seconds ${w.from}–${w.to}: write p99`, value: Number(w.writeP99.toFixed(1)), unit: 'ms' },
+        ...['API', 'MariaDB server (all its work)', 'worker', MACHINE].map((who) => ({
+          name: `HTTP open loop, seconds ${w.from}–${w.to}: CPU of ${who}`,
+          value: Number(w.cores[who].toFixed(2)),
+          unit: 'cores',
+        })),
+      ]),
     );
     return figures;
   } finally {
