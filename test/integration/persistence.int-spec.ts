@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import {
+  cachePromiseWrappers,
   createDataSource,
   hydrate,
   insertRows,
@@ -58,6 +59,22 @@ describe('schema and seed (integration, real MariaDB)', () => {
       expect(hydrate(em, OutboxEntity, { o__id: null }, 'o')).toBeNull();
     } finally {
       await em.query('DELETE FROM outbox WHERE id IN (?, ?)', [firstId, String(BigInt(firstId) + 1n)]);
+    }
+  });
+
+  it('a pooled connection makes its promise wrapper once, and statements run through it', async () => {
+    expect(cachePromiseWrappers()).toBe(true);
+    const runner = ds.createQueryRunner();
+    try {
+      // the connection TypeORM's query runner holds: TypeORM calls promise() on it for every statement
+      const connection = (await runner.connect()) as { promise(): { query(sql: string): Promise<[unknown[], unknown]> } };
+      const wrapper = connection.promise();
+      expect(connection.promise()).toBe(wrapper);
+      const [rows] = await wrapper.query('SELECT 1 AS one');
+      expect(rows).toEqual([{ one: 1 }]);
+      expect(await runner.query('SELECT ? AS two', [2])).toEqual([{ two: 2 }]);
+    } finally {
+      await runner.release();
     }
   });
 

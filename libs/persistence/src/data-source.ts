@@ -1,6 +1,7 @@
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { ENTITIES } from './entities/index.js';
 import { MIGRATIONS } from './migrations/index.js';
+import { cachePromiseWrappers } from './mysql2-promise-wrappers.js';
 
 export interface DatabaseSettings {
   url: string;
@@ -9,6 +10,7 @@ export interface DatabaseSettings {
 
 /** The one place that turns settings into TypeORM options. `synchronize` is never on: migrations own the schema. */
 export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions {
+  cachePromiseWrappers();
   return {
     type: new URL(settings.url).protocol === 'mariadb:' ? 'mariadb' : 'mysql',
     url: settings.url,

@@ -6,3 +6,4 @@ export * from './seed/seed.js';
 export * from './database.module.js';
 export * from './seed/seed-workflows.js';
 export * from './raw-rows.js';
+export * from './mysql2-promise-wrappers.js';
