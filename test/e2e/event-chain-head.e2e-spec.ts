@@ -108,6 +108,21 @@ describe('event chain head on the task row (e2e)', () => {
     await expectChainsVerify(t, community, [childId]);
   });
 
+  it('the head is what the next event chains to: a head tampered with in the database breaks the chain, and verification says where', async () => {
+    const before = await head(childId);
+    await t.ds.query('UPDATE tasks SET last_event_hash = ? WHERE id = ?', ['f'.repeat(64), childId]);
+    try {
+      expect((await progress(55)).status).toBe(200);
+      const verify = await t.http().get(`/api/v1/tasks/${childId}/events/verify`).set(community.auth);
+      expect(verify.body).toEqual({ valid: false, count: 6, brokenAtSeq: 6 });
+    } finally {
+      // put the chain back as it was for the next test: drop the event chained to the forged hash
+      await t.ds.query('DELETE FROM task_events WHERE task_id = ? AND seq = 6', [childId]);
+      await t.ds.query('UPDATE tasks SET last_event_seq = ?, last_event_hash = ? WHERE id = ?', [before.seq, before.hash, childId]);
+    }
+    await expectChainsVerify(t, community, [childId]);
+  });
+
   it('actions one after another each move the head by one, and the chain verifies', async () => {
     for (const percent of [60, 70, 80]) expect((await progress(percent)).status).toBe(200);
     expect((await events(childId)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { createTestApp, login, type Session, type TestApp } from '../helpers/app.js';
+import { headsOffTheTail } from '../helpers/invariants.js';
 
 const handoff = () => JSON.parse(readFileSync('config/workflows/handoff.json', 'utf8')) as Record<string, unknown> & {
   key: string;
@@ -136,6 +137,8 @@ describe('workflow definitions, versions and the task shell (e2e)', () => {
     const events = await t.http().get(`/api/v1/tasks/${first.body.id}/events`).set(dept.auth);
     expect(events.body.items.map((e: { action: string }) => e.action)).toEqual(['create', 'migrate-version']);
     expect((await t.http().get(`/api/v1/tasks/${first.body.id}/events/verify`).set(dept.auth)).body).toEqual({ valid: true, count: 2, brokenAtSeq: null });
+    // each migrated task's row points at its migrate-version event
+    expect(await headsOffTheTail(t, [first.body.id, third.body.id])).toEqual([]);
   });
 
   it('migration is refused when an open task sits in a state the target lacks', async () => {

@@ -17,6 +17,7 @@ import {
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { TimerSweeper } from '../../apps/worker/src/timers/timer-sweeper.service.js';
 import { createTestApp, login, unitId, waitFor, type Session, type TestApp } from '../helpers/app.js';
+import { headsOffTheTail } from '../helpers/invariants.js';
 
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 const inDays = (d: number) => inSeconds(d * 86400);
@@ -255,6 +256,8 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     expect((await t.http().get(`/api/v1/tasks/${task.id}/events/verify`).set(community.auth)).body).toMatchObject({
       valid: true,
     });
+    // each escalation moved the task row's chain head with its event
+    expect(await headsOffTheTail(t, [task.id])).toEqual([]);
 
     // listed supervision is visible to the district; another street sees nothing of it
     const district = await login(t, 'xh-leader');
@@ -537,25 +540,25 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     for (const id of [a.id, b.id]) await q("UPDATE tasks SET state = 'cancelled', is_open = 0 WHERE id = ?", [id]);
   }, 60_000);
 
-  it('a timed action that waited for its task sees what the action before it committed, and extends the event chain', async () => {
+  it('a timed action that waited for its task extends the event chain after what the writer before it committed, even when that writer left the task row’s head behind', async () => {
     const firing = worker.get(TimerFiringService);
     const task = await createTask(community, 'TIMER_FAST', inDays(3), '雨污管网排查');
     expect((await act(community, task.id, 'submit')).status).toBe(200);
     const auto = (await timersOf(task.id)).find(
       (r) => r.timer_id === 'auto-approve' && r.status === 'pending',
     ) as TimerRow;
-    // another writer holds the task (as an action would) and appends an event to its chain before it commits
+    // another writer holds the task (as an action would) and appends an event to its chain before it commits; like a
+    // release before the chain head, it does not move the head on the task row, so the timed action, which reads the
+    // row only once the writer is done, finds a head one event behind
     const other = t.ds.createQueryRunner();
     await other.connect();
     let fired: Promise<unknown> | undefined;
     try {
       await other.startTransaction();
-      const [head] = (await other.query(
-        'SELECT last_event_seq AS lastEventSeq, last_event_hash AS lastEventHash FROM tasks WHERE id = ? FOR UPDATE',
-        [task.id],
-      )) as ChainHead[];
+      await other.query('SELECT id FROM tasks WHERE id = ? FOR UPDATE', [task.id]);
       fired = firing.fire(auto.id, new Date(Date.now() + 60_000)).catch((e: unknown) => e);
       await sleep(300);
+      const noHead: ChainHead = { lastEventSeq: null, lastEventHash: null };
       await appendEvent(
         other.manager,
         {
@@ -568,9 +571,8 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
           payload: { note: 'written while the timed action waited' },
           at: new Date(),
         },
-        head,
+        noHead,
       );
-      await other.query('UPDATE tasks SET last_event_seq = ?, last_event_hash = ? WHERE id = ?', [head.lastEventSeq, head.lastEventHash, task.id]);
       await other.commitTransaction();
     } finally {
       if (other.isTransactionActive) await other.rollbackTransaction();
@@ -595,6 +597,7 @@ describe('durable timers, escalation ladder, extensions and the sweeper (integra
     expect((await t.http().get(`/api/v1/tasks/${task.id}/events/verify`).set(community.auth)).body).toMatchObject({
       valid: true,
     });
+    expect(await headsOffTheTail(t, [task.id])).toEqual([]);
   }, 60_000);
 
   it('at the deadline the task is marked overdue, escalated, and the ladder climbs on by itself', async () => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { canonicalJson } from '@gridflow/engine';
 import { insertRows, TaskEventEntity } from '@gridflow/persistence';
@@ -48,9 +49,14 @@ function link(em: EntityManager, e: NewEvent, last: { seq: number; hash: string 
   return em.getRepository(TaskEventEntity).create({ ...e, seq, prevHash, hash: eventHash({ ...e, seq }, prevHash) });
 }
 
-/** The chain's last event, read from task_events. */
+/**
+ * The chain's last event, read from task_events. A locking read: it sees the last committed event whenever the
+ * caller's transaction took its snapshot (a version migration counts tasks before it locks them).
+ */
 async function tail(em: EntityManager, taskId: string): Promise<{ seq: number; hash: string } | null> {
-  const rows = (await em.query('SELECT seq, hash FROM task_events WHERE task_id = ? ORDER BY seq DESC LIMIT 1', [taskId])) as {
+  const rows = (await em.query('SELECT seq, hash FROM task_events WHERE task_id = ? ORDER BY seq DESC LIMIT 1 LOCK IN SHARE MODE', [
+    taskId,
+  ])) as {
     seq: number;
     hash: string;
   }[];
@@ -58,6 +64,7 @@ async function tail(em: EntityManager, taskId: string): Promise<{ seq: number; h
 }
 
 const isDuplicateKey = (e: unknown): boolean => (e as { code?: string }).code === 'ER_DUP_ENTRY';
+const logger = new Logger('EventChain');
 
 /**
  * Appends an event to the task's chain and moves `head` (the task entity) to it. The caller holds the task row lock,
@@ -69,12 +76,14 @@ const isDuplicateKey = (e: unknown): boolean => (e as { code?: string }).code ==
  * seq is taken, the insert fails as a duplicate, and the event is chained to the tail read then.
  */
 export async function appendEvent(em: EntityManager, e: NewEvent, head: ChainHead): Promise<TaskEventEntity> {
-  const known = head.lastEventSeq !== null && head.lastEventHash !== null;
+  const known = head.lastEventSeq != null && head.lastEventHash != null;
   let row = link(em, e, known ? { seq: Number(head.lastEventSeq), hash: head.lastEventHash as string } : await tail(em, e.taskId));
   try {
     await insertRows(em, TaskEventEntity, [row]);
   } catch (err) {
     if (!known || !isDuplicateKey(err)) throw err;
+    // expected only while a release that does not keep the head still runs; otherwise a writer forgot to write it
+    logger.warn(`task ${e.taskId}: its chain head (seq ${head.lastEventSeq}) is behind its events; chaining to the last event`);
     row = link(em, e, await tail(em, e.taskId));
     await insertRows(em, TaskEventEntity, [row]);
   }
