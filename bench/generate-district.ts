@@ -634,6 +634,8 @@ const TASK_COLUMNS = [
   'created_at',
   'updated_at',
   'closed_at',
+  'last_event_seq',
+  'last_event_hash',
 ];
 const EVENT_COLUMNS = [
   'task_id',
@@ -697,20 +699,7 @@ function encodeChunk(
     const progress = t.isOpen && live ? Math.round(liveProgress / live) : t.progress;
     const last = t.events[t.events.length - 1];
     const closedAt = t.closedAt === null ? NULL : sqlTime(t.closedAt);
-    out.tasks
-      .put(`${t.id}\t`)
-      .put(tsv(t.title))
-      .put(
-        `\t${t.category.code}\t${t.owner.id}\t${t.assignee.id}\t${t.owner.path}\t${t.assignee.path}\t${t.parent?.id ?? NULL}\t${t.rootId}\t${t.depth}\t`,
-      )
-      .put(
-        `${t.state}\t${t.isOpen ? 1 : 0}\t${progress}\t${sqlTime(t.dueAt)}\thandoff\t${workflowVersion}\t${t.events.length}\t${t.returnCount}\t${t.rejectionCount}\t`,
-      )
-      .put(
-        `${overdue && t.state === 'in_progress' ? 1 : 0}\t${overdueSince}\t${t.children.length}\t${open}\t${closed}\t${returned}\t${late}\t${t.owner.actorId}\t`,
-      )
-      .put(`${sqlTime(t.createdAt)}\t${sqlTime(last.at)}\t${closedAt}`)
-      .end();
+    // the events first: the task row carries its chain's head (the last event's seq and hash)
     let prev = GENESIS_HASH;
     for (let i = 0; i < t.events.length; i++) {
       const e = t.events[i];
@@ -745,6 +734,20 @@ function encodeChunk(
         .end();
       prev = hash;
     }
+    out.tasks
+      .put(`${t.id}\t`)
+      .put(tsv(t.title))
+      .put(
+        `\t${t.category.code}\t${t.owner.id}\t${t.assignee.id}\t${t.owner.path}\t${t.assignee.path}\t${t.parent?.id ?? NULL}\t${t.rootId}\t${t.depth}\t`,
+      )
+      .put(
+        `${t.state}\t${t.isOpen ? 1 : 0}\t${progress}\t${sqlTime(t.dueAt)}\thandoff\t${workflowVersion}\t${t.events.length}\t${t.returnCount}\t${t.rejectionCount}\t`,
+      )
+      .put(
+        `${overdue && t.state === 'in_progress' ? 1 : 0}\t${overdueSince}\t${t.children.length}\t${open}\t${closed}\t${returned}\t${late}\t${t.owner.actorId}\t`,
+      )
+      .put(`${sqlTime(t.createdAt)}\t${sqlTime(last.at)}\t${closedAt}\t${t.events.length}\t${prev}`)
+      .end();
     out.accounts.put(`task-${t.id}\tescrow\t${t.id}\t0\t0`).end();
   }
   return out;
