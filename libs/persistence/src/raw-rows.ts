@@ -23,6 +23,37 @@ export function selectList(em: EntityManager, target: EntityTarget<ObjectLiteral
   return list;
 }
 
+type Column = EntityMetadata['columns'][number];
+
+/**
+ * How to hydrate an entity from the columns `selectList` named under an alias, worked out once: each column's key in
+ * the row, and the property to assign it to directly (null: a column in an embedded, or a virtual one, is set through
+ * TypeORM's `setEntityValue`).
+ */
+interface HydrationPlan {
+  primaryKeys: string[];
+  columns: { key: string; column: Column; property: string | null }[];
+}
+const hydrationPlans = new WeakMap<EntityMetadata, Map<string, HydrationPlan>>();
+
+function hydrationPlan(metadata: EntityMetadata, alias: string): HydrationPlan {
+  let byAlias = hydrationPlans.get(metadata);
+  if (!byAlias) hydrationPlans.set(metadata, (byAlias = new Map()));
+  let plan = byAlias.get(alias);
+  if (plan === undefined) {
+    plan = {
+      primaryKeys: metadata.primaryColumns.map((c) => `${alias}__${c.databaseName}`),
+      columns: metadata.columns.map((c) => ({
+        key: `${alias}__${c.databaseName}`,
+        column: c,
+        property: c.embeddedMetadata || c.isVirtual ? null : c.propertyName,
+      })),
+    };
+    byAlias.set(alias, plan);
+  }
+  return plan;
+}
+
 /** The entity in `row` under `alias` (as `selectList` named its columns), or null when its primary key is NULL. */
 export function hydrate<T extends ObjectLiteral>(
   em: EntityManager,
@@ -32,16 +63,19 @@ export function hydrate<T extends ObjectLiteral>(
 ): T | null {
   const metadata = em.connection.getMetadata(target);
   const driver = metadata.connection.driver;
-  if (metadata.primaryColumns.some((c) => row[`${alias}__${c.databaseName}`] == null)) return null;
+  const plan = hydrationPlan(metadata, alias);
+  for (const key of plan.primaryKeys) if (row[key] == null) return null;
   const entity = metadata.create() as T;
-  for (const c of metadata.columns) {
-    c.setEntityValue(entity, driver.prepareHydratedValue(row[`${alias}__${c.databaseName}`], c));
+  for (const { key, column, property } of plan.columns) {
+    const value: unknown = driver.prepareHydratedValue(row[key], column);
+    if (property === null) column.setEntityValue(entity, value);
+    else (entity as Record<string, unknown>)[property] = value;
   }
   return entity;
 }
 
 /** A value as TypeORM would write it to the column (its transformer, then the driver's conversion). */
-const persistent = (em: EntityManager, column: EntityMetadata['columns'][number], value: unknown): unknown =>
+const persistent = (em: EntityManager, column: Column, value: unknown): unknown =>
   em.connection.driver.preparePersistentValue(value, column);
 
 /**
