@@ -2,7 +2,9 @@
  * Fan-out: one community hands a sanitation task to N grids (its own duty, so no grants) in one request.
  * Reports the time until the children exist (the HTTP response), until every child's notifications are delivered,
  * and until the parent's roll-up shows all N children — with the API and a worker in this process, on the real
- * MariaDB and Redis of the bench database.
+ * MariaDB and Redis of the bench database. Also when the outbox relay sent the handoff's first and last outbox rows
+ * (timers, notices, roll-up) to the queues, counted from the last of them written, just before the handoff committed
+ * (both on MariaDB's clock).
  */
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -74,6 +76,7 @@ export async function runFanout(opts: { quick: boolean }): Promise<BenchFigure[]
     const grids = (await ds.query('SELECT id FROM org_units WHERE parent_id = ? ORDER BY id', [communityId])) as { id: string }[];
     const body = { handoffs: grids.map((g) => ({ assigneeOrgUnitId: g.id, fundingFen: 1000, grants: [] })) };
 
+    const [{ lastOutboxId }] = (await ds.query('SELECT COALESCE(MAX(id), 0) AS lastOutboxId FROM outbox')) as { lastOutboxId: string }[];
     const t0 = performance.now();
     const res = await http().post(`/api/v1/tasks/${parent.body.id}/handoffs`).set(auth).send(body);
     const created = performance.now() - t0;
@@ -88,11 +91,22 @@ export async function runFanout(opts: { quick: boolean }): Promise<BenchFigure[]
     }, 120_000);
     const all = Math.max(created, created + (notified ?? Infinity), created + (settled ?? Infinity));
     const target = 10_000;
+    // the relay's share: when the handoff's outbox rows (timers, notices, roll-up) went out to the queues, counted
+    // from the last of them written (just before the handoff committed), both on MariaDB's clock
+    const [relay] = (await ds.query(
+      `SELECT COUNT(*) AS n, TIMESTAMPDIFF(MICROSECOND, MAX(created_at), MIN(sent_at)) / 1000 AS firstMs,
+              TIMESTAMPDIFF(MICROSECOND, MAX(created_at), MAX(sent_at)) / 1000 AS lastMs
+         FROM outbox WHERE id > ?`,
+      [lastOutboxId],
+    )) as { n: number; firstMs: string | number | null; lastMs: string | number | null }[];
+    const ms = (v: string | number | null) => (v === null ? NaN : Math.round(Number(v)));
     return [
       { name: `fan-out ${n}: children exist (handoff response)`, value: Math.round(created), unit: 'ms' },
       { name: `fan-out ${n}: all children notified`, value: Math.round(created + (notified ?? NaN)), unit: 'ms' },
       { name: `fan-out ${n}: roll-up settled`, value: Math.round(created + (settled ?? NaN)), unit: 'ms' },
       { name: `fan-out ${n}: everything done`, value: Math.round(all), unit: 'ms', ...(opts.quick ? {} : { target, met: all <= target }) },
+      { name: `fan-out ${n}: the relay sent the first of the handoff's ${Number(relay.n)} outbox rows, after the last was written`, value: ms(relay.firstMs), unit: 'ms' },
+      { name: `fan-out ${n}: the relay sent the last of them, after the last was written`, value: ms(relay.lastMs), unit: 'ms' },
     ];
   } finally {
     await worker.close();
