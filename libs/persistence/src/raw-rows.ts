@@ -6,42 +6,27 @@ import type { EntityManager, EntityMetadata, EntityTarget, ObjectLiteral } from 
  * one-row read; here the select list is built once per entity and alias, and each value is hydrated exactly as
  * TypeORM would (its driver's `prepareHydratedValue`: booleans, dates, column transformers).
  */
-const selectLists = new WeakMap<EntityMetadata, Map<string, string>>();
-
-/** `alias`.`column` AS `alias__column`, … for every column of the entity. */
-export function selectList(em: EntityManager, target: EntityTarget<ObjectLiteral>, alias: string): string {
-  const metadata = em.connection.getMetadata(target);
-  let byAlias = selectLists.get(metadata);
-  if (!byAlias) selectLists.set(metadata, (byAlias = new Map()));
-  let list = byAlias.get(alias);
-  if (list === undefined) {
-    list = metadata.columns
-      .map((c) => `\`${alias}\`.\`${c.databaseName}\` AS \`${alias}__${c.databaseName}\``)
-      .join(', ');
-    byAlias.set(alias, list);
-  }
-  return list;
-}
-
 type Column = EntityMetadata['columns'][number];
 
 /**
- * How to hydrate an entity from the columns `selectList` named under an alias, worked out once: each column's key in
- * the row, and the property to assign it to directly (null: a column in an embedded, or a virtual one, is set through
- * TypeORM's `setEntityValue`).
+ * An entity's columns under an alias, worked out once: the select list (`alias`.`column` AS `alias__column`, …), each
+ * column's key in a row read with it, and the property to assign it to directly (null: a column in an embedded, or a
+ * virtual one, is set through TypeORM's `setEntityValue`).
  */
-interface HydrationPlan {
+interface AliasedColumns {
+  selectList: string;
   primaryKeys: string[];
   columns: { key: string; column: Column; property: string | null }[];
 }
-const hydrationPlans = new WeakMap<EntityMetadata, Map<string, HydrationPlan>>();
+const aliased = new WeakMap<EntityMetadata, Map<string, AliasedColumns>>();
 
-function hydrationPlan(metadata: EntityMetadata, alias: string): HydrationPlan {
-  let byAlias = hydrationPlans.get(metadata);
-  if (!byAlias) hydrationPlans.set(metadata, (byAlias = new Map()));
-  let plan = byAlias.get(alias);
-  if (plan === undefined) {
-    plan = {
+function aliasedColumns(metadata: EntityMetadata, alias: string): AliasedColumns {
+  let byAlias = aliased.get(metadata);
+  if (!byAlias) aliased.set(metadata, (byAlias = new Map()));
+  let entry = byAlias.get(alias);
+  if (entry === undefined) {
+    entry = {
+      selectList: metadata.columns.map((c) => `\`${alias}\`.\`${c.databaseName}\` AS \`${alias}__${c.databaseName}\``).join(', '),
       primaryKeys: metadata.primaryColumns.map((c) => `${alias}__${c.databaseName}`),
       columns: metadata.columns.map((c) => ({
         key: `${alias}__${c.databaseName}`,
@@ -49,9 +34,14 @@ function hydrationPlan(metadata: EntityMetadata, alias: string): HydrationPlan {
         property: c.embeddedMetadata || c.isVirtual ? null : c.propertyName,
       })),
     };
-    byAlias.set(alias, plan);
+    byAlias.set(alias, entry);
   }
-  return plan;
+  return entry;
+}
+
+/** `alias`.`column` AS `alias__column`, … for every column of the entity. */
+export function selectList(em: EntityManager, target: EntityTarget<ObjectLiteral>, alias: string): string {
+  return aliasedColumns(em.connection.getMetadata(target), alias).selectList;
 }
 
 /** The entity in `row` under `alias` (as `selectList` named its columns), or null when its primary key is NULL. */
@@ -63,7 +53,7 @@ export function hydrate<T extends ObjectLiteral>(
 ): T | null {
   const metadata = em.connection.getMetadata(target);
   const driver = metadata.connection.driver;
-  const plan = hydrationPlan(metadata, alias);
+  const plan = aliasedColumns(metadata, alias);
   for (const key of plan.primaryKeys) if (row[key] == null) return null;
   const entity = metadata.create() as T;
   for (const { key, column, property } of plan.columns) {

@@ -15,6 +15,7 @@ import {
   outboundJobOptions,
   outboxJobId,
   outboxJobRoute,
+  queueClient,
   QueueName,
   REDIS,
   timerJobs,
@@ -226,11 +227,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** Whether the queues' Redis connection is up (a worker's commands would otherwise wait for it indefinitely). */
   private async redisReady(): Promise<boolean> {
-    // the Redis backend's raw client is ioredis; BullMQ's interface does not declare its connection status
-    const clients = await Promise.all(
-      [this.effects, this.timers, this.outboundQueue].map((q) => q.getBackend().client as Promise<unknown>),
-    );
-    return clients.every((c) => (c as Redis).status === 'ready');
+    const clients = await Promise.all([this.effects, this.timers, this.outboundQueue].map((q) => queueClient(q)));
+    return clients.every((c) => c.status === 'ready');
   }
 
   private toJob(row: OutboxRow, id: string) {
