@@ -4,7 +4,9 @@
  * and until the parent's roll-up shows all N children — with the API and a worker in this process, on the real
  * MariaDB and Redis of the bench database. Also when the outbox relay sent the handoff's first and last outbox rows
  * (timers, notices, roll-up) to the queues, counted from the last of them written, just before the handoff committed
- * (both on MariaDB's clock).
+ * (both on MariaDB's clock). And what the relay's loop did meanwhile — its longest step, its longest pause, its failed
+ * passes — from the parent task's creation until the last row went out: in some full runs the relay sent nothing for
+ * about ten seconds, and these figures say whether a pass hung (and on what) or no pass ran.
  */
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -14,8 +16,58 @@ import type { DataSource } from 'typeorm';
 import { newId } from '../libs/common/src/index.js';
 import { AppModule } from '../apps/api/src/app.module.js';
 import { configureApp } from '../apps/api/src/configure-app.js';
+import { OutboxRelay } from '../apps/worker/src/outbox/outbox-relay.service.js';
 import { WorkerModule } from '../apps/worker/src/worker.module.js';
 import type { BenchFigure } from './report.js';
+
+/** One step of the relay's loop: a pass (`relayOnce`) or its check that Redis kept its data (`checkRedisData`). */
+interface RelayStep {
+  step: 'pass' | 'data check';
+  start: number;
+  end: number;
+  rows?: number;
+  error?: string;
+}
+
+/** Records every step of the relay's loop (the relay of this process's worker) from now on. */
+function watchRelay(relay: OutboxRelay): RelayStep[] {
+  const steps: RelayStep[] = [];
+  const wrap = <A extends unknown[], R>(step: RelayStep['step'], fn: (...a: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const s: RelayStep = { step, start: performance.now(), end: NaN };
+      steps.push(s);
+      try {
+        const r = await fn(...args);
+        if (typeof r === 'number') s.rows = r;
+        return r;
+      } catch (e) {
+        s.error = (e as Error).message.slice(0, 120);
+        throw e;
+      } finally {
+        s.end = performance.now();
+      }
+    };
+  relay.relayOnce = wrap('pass', relay.relayOnce.bind(relay));
+  relay.checkRedisData = wrap('data check', relay.checkRedisData.bind(relay));
+  return steps;
+}
+
+/** The relay's loop between `from` and `to` (performance.now()): its longest step, longest pause and failed passes. */
+function relayFigures(steps: readonly RelayStep[], from: number, to: number, label: string): BenchFigure[] {
+  const within = steps.filter((s) => s.end >= from && s.start <= to);
+  const longest = within.reduce<RelayStep | null>((a, s) => (!a || s.end - s.start > a.end - a.start ? s : a), null);
+  let pause = 0;
+  for (let i = 1; i < within.length; i++) pause = Math.max(pause, within[i].start - within[i - 1].end);
+  const failed = within.filter((s) => s.error);
+  const what = longest
+    ? `${longest.step}${longest.rows !== undefined ? `, ${longest.rows} rows` : ''}${longest.error ? `, failed: ${longest.error}` : ''}, from ${Math.round(longest.start - from)} ms`
+    : 'none ran';
+  return [
+    { name: `${label}: the relay's longest step since the parent task was created (${what})`, value: longest ? Math.round(longest.end - longest.start) : NaN, unit: 'ms' },
+    { name: `${label}: the relay's longest pause between two steps (${within.length} steps)`, value: Math.round(pause), unit: 'ms' },
+    { name: `${label}: relay passes that failed${failed.length ? ` (first: ${failed[0].error})` : ''}`, value: failed.length, unit: 'passes' },
+  ];
+}
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
   const start = performance.now();
@@ -63,6 +115,7 @@ export async function runFanout(opts: { quick: boolean }): Promise<BenchFigure[]
   await app.init();
   const worker = await NestFactory.createApplicationContext(WorkerModule, { logger: ['error'] });
   await worker.init();
+  const steps = watchRelay(worker.get(OutboxRelay));
   const ds = app.get<DataSource>(getDataSourceToken());
   const http = () => request(app.getHttpServer());
   try {
@@ -71,6 +124,7 @@ export async function runFanout(opts: { quick: boolean }): Promise<BenchFigure[]
     const login = await http().post('/api/v1/auth/login').send({ username: leader, password });
     const auth = { Authorization: `Bearer ${login.body.accessToken}` };
     const due = new Date(Date.now() + 7 * 86400_000).toISOString();
+    const parentAt = performance.now();
     const parent = await http().post('/api/v1/tasks').set(auth).send({ title: '全域环境卫生网格清洁', categoryCode: 'SANITATION_GRID_CLEANING', dueAt: due, fundingFen: n * 1000 });
     if (parent.status !== 201) throw new Error(`bench parent task: ${parent.status} ${JSON.stringify(parent.body)}`);
     const grids = (await ds.query('SELECT id FROM org_units WHERE parent_id = ? ORDER BY id', [communityId])) as { id: string }[];
@@ -100,6 +154,8 @@ export async function runFanout(opts: { quick: boolean }): Promise<BenchFigure[]
       [lastOutboxId],
     )) as { n: number; firstMs: string | number | null; lastMs: string | number | null }[];
     const ms = (v: string | number | null) => (v === null ? NaN : Math.round(Number(v)));
+    // the relay's loop until the last row went out (on this process's clock: the handoff's commit plus lastMs)
+    const lastSentAt = t0 + created + Math.max(0, ms(relay.lastMs) || 0);
     return [
       { name: `fan-out ${n}: children exist (handoff response)`, value: Math.round(created), unit: 'ms' },
       { name: `fan-out ${n}: all children notified`, value: Math.round(created + (notified ?? NaN)), unit: 'ms' },
@@ -107,6 +163,7 @@ export async function runFanout(opts: { quick: boolean }): Promise<BenchFigure[]
       { name: `fan-out ${n}: everything done`, value: Math.round(all), unit: 'ms', ...(opts.quick ? {} : { target, met: all <= target }) },
       { name: `fan-out ${n}: the relay sent the first of the handoff's ${Number(relay.n)} outbox rows, after the last was written`, value: ms(relay.firstMs), unit: 'ms' },
       { name: `fan-out ${n}: the relay sent the last of them, after the last was written`, value: ms(relay.lastMs), unit: 'ms' },
+      ...relayFigures(steps, parentAt, lastSentAt, `fan-out ${n}`),
     ];
   } finally {
     await worker.close();
