@@ -355,19 +355,46 @@ async function replay(pool: Pool, sets: BenchTask[][], connections: number, ms: 
  * HTTP phase when it runs without this phase.
  */
 export async function mariadbTransitionCeiling(opts: { connections: number[]; seconds: number }): Promise<CeilingRun[]> {
-  const database = `gridflow_bench_ceil_${process.pid}`;
-  const url = await createScratchDatabase(database);
-  const max = Math.max(...opts.connections);
-  const pool = createPool({ uri: url.replace(/^mariadb:/, 'mysql:'), connectionLimit: max, timezone: 'Z', supportBigNumbers: true, charset: 'utf8mb4_unicode_ci' });
+  const ceiling = await openTransitionCeiling(Math.max(...opts.connections));
   try {
-    const sets = await prepareTasks(pool, max);
-    await replay(pool, sets, Math.min(8, max), 500); // warm the buffer pool and the connections
     const out: CeilingRun[] = [];
-    for (const connections of opts.connections) out.push(await replay(pool, sets, connections, opts.seconds * 1000));
+    for (const connections of opts.connections) out.push(await ceiling.measure(opts.seconds * 1000, connections));
     return out;
   } finally {
+    await ceiling.close();
+  }
+}
+
+/** The raw transition replay, ready to measure as often as asked (the HTTP phase takes turns with it). */
+export interface TransitionCeiling {
+  /** Replays for `ms` on `connections` connections (at most the number it was opened with). */
+  measure(ms: number, connections?: number): Promise<CeilingRun>;
+  /** Ends the pool and drops the scratch database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the raw replay's scratch database (migrated, seeded, its rows prepared for up to `maxConnections`
+ * connections) and warms it; `measure` then replays on it. `close` drops it.
+ */
+export async function openTransitionCeiling(maxConnections: number): Promise<TransitionCeiling> {
+  const database = `gridflow_bench_ceil_${process.pid}`;
+  const url = await createScratchDatabase(database);
+  const pool = createPool({ uri: url.replace(/^mariadb:/, 'mysql:'), connectionLimit: maxConnections, timezone: 'Z', supportBigNumbers: true, charset: 'utf8mb4_unicode_ci' });
+  const close = async () => {
     await pool.end().catch(() => undefined);
     await dropDatabase(database);
+  };
+  try {
+    const sets = await prepareTasks(pool, maxConnections);
+    await replay(pool, sets, Math.min(8, maxConnections), 500); // warm the buffer pool and the connections
+    return {
+      measure: (ms, connections = maxConnections) => replay(pool, sets, Math.min(connections, maxConnections), ms),
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
   }
 }
 
