@@ -33,6 +33,12 @@
  * escrow). Every connection works on its own task rows (no lock waits); 1, 8 and 32 connections, reported as
  * transactions/s. The client runs in this process, on the same cores as the server, like Gridflow's API does.
  *
+ * Each measurement replays on task rows of its own, prepared before its clock starts: at least 1,024 tasks and 64 per
+ * connection, each with its chain head set and two pending timers, as Gridflow's tasks have. A task so sees one to
+ * three transitions, and the timers step 7 reads through the task index stay a few, as in Gridflow. (Until the sixth
+ * session the replay went round the same 16 tasks per connection, measurement after measurement; each task gathered
+ * hundreds of cancelled timers that step 7 read, and the ceiling read low, lower with every measurement.)
+ *
  * Run after the build: `node dist/bench/ceilings.js [--quick]`.
  */
 import { createHash } from 'node:crypto';
@@ -51,14 +57,17 @@ import { printTable, type BenchFigure } from './report.js';
 /** Figure names of the raw MariaDB transition ceiling start with this; the HTTP phase looks them up by it. */
 export const MARIADB_CEILING_NAME = 'raw MariaDB transition';
 
-const TASKS_PER_CONNECTION = 16;
+/** Fresh tasks for each measurement: at least this many in all, and TASKS_PER_CONNECTION per connection. */
+const TASKS_PER_MEASURE = 1024;
+const TASKS_PER_CONNECTION = 64;
 const BULK = 500;
 const ADD_IN_FLIGHT = 100;
 
-/** The best raw MariaDB transition rate among earlier figures, if the ceilings phase ran. */
-export function bestTransitionCeiling(figures: readonly BenchFigure[]): number | undefined {
-  const rates = figures.filter((f) => f.name.startsWith(MARIADB_CEILING_NAME) && Number.isFinite(f.value)).map((f) => f.value);
-  return rates.length ? Math.max(...rates) : undefined;
+/** The ceilings phase's raw MariaDB transition rate at 32 connections among earlier figures, if that phase ran. */
+export function phaseTransitionCeiling(figures: readonly BenchFigure[]): number | undefined {
+  return figures.find(
+    (f) => f.unit === 'tx/s' && f.name.startsWith(MARIADB_CEILING_NAME) && f.name.endsWith(', 32 connections') && Number.isFinite(f.value),
+  )?.value;
 }
 
 /** The server part of DATABASE_URL (the bench's own database name is not used here). */
@@ -200,8 +209,14 @@ interface BenchTask {
   version: number;
 }
 
-/** Task rows for the replay: children of one parent per connection, in progress at a community (own duty). */
-async function prepareTasks(pool: Pool, connections: number): Promise<BenchTask[][]> {
+/** The timers each replayed transition cancels and starts again. */
+const REPLAY_TIMERS = ['progress-reminder', 'deadline-escalation'];
+
+/**
+ * Task rows for the replay: `perConnection` children of one parent per connection, pending acceptance at a community
+ * (own duty), each with its chain head (seq 0, the genesis hash: the next event is the first) and two pending timers.
+ */
+async function prepareTasks(pool: Pool, connections: number, perConnection: number): Promise<BenchTask[][]> {
   const [units] = await pool.query<RowDataPacket[]>(
     "SELECT s.id AS streetId, s.path AS streetPath, c.id AS communityId, c.path AS communityPath FROM org_units c JOIN org_units s ON s.id = c.parent_id WHERE c.kind = 'community' ORDER BY c.code",
   );
@@ -212,27 +227,34 @@ async function prepareTasks(pool: Pool, connections: number): Promise<BenchTask[
   for (let c = 0; c < connections; c++) {
     const unit = units[c % units.length];
     const parentId = newId();
-    const tasks: BenchTask[] = Array.from({ length: TASKS_PER_CONNECTION }, () => ({
+    const tasks: BenchTask[] = Array.from({ length: perConnection }, () => ({
       id: newId(),
       parentId,
       assigneeId: unit.communityId as string,
       version: 1,
     }));
     const row = (id: string, parent: string | null, assignee: string, assigneePath: string, state: string) => [
-      id, '压测任务', 'SANITATION_GRID_CLEANING', unit.streetId, assignee, unit.streetPath, assigneePath, parent, parentId, parent ? 1 : 0, state, due, wf.v, creator.id,
+      id, '压测任务', 'SANITATION_GRID_CLEANING', unit.streetId, assignee, unit.streetPath, assigneePath, parent, parentId, parent ? 1 : 0, state, due, wf.v, creator.id, GENESIS_HASH,
     ];
     const rows = [
       row(parentId, null, unit.streetId, unit.streetPath, 'in_progress'),
       ...tasks.map((t) => row(t.id, parentId, unit.communityId, unit.communityPath, 'pending_acceptance')),
     ];
     await pool.query(
-      `INSERT INTO tasks (id, title, category_code, owner_org_unit_id, assignee_org_unit_id, owner_path, assignee_path, parent_id, root_id, depth, state, is_open, due_at, workflow_key, workflow_version, version, created_by)
-       VALUES ${rows.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 'handoff', ?, 1, ?)").join(',')}`,
+      `INSERT INTO tasks (id, title, category_code, owner_org_unit_id, assignee_org_unit_id, owner_path, assignee_path, parent_id, root_id, depth, state, is_open, due_at, workflow_key, workflow_version, version, created_by, last_event_seq, last_event_hash)
+       VALUES ${rows.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 'handoff', ?, 1, ?, 0, ?)").join(',')}`,
       rows.flat(),
     );
     await pool.query(
       `INSERT INTO accounts (id, kind, task_id, balance_fen) VALUES ${tasks.map(() => "(?, 'escrow', ?, 1000)").join(',')}`,
       tasks.flatMap((t) => [`task-${t.id}`, t.id]),
+    );
+    // the two pending timers the first transition cancels (as an accept cancels the acceptance timers)
+    const timers = tasks.flatMap((t) => REPLAY_TIMERS.map((timerId, i) => [newId(), t.id, timerId, new Date(due.getTime() - (i + 1) * 86400_000)]));
+    await pool.query(
+      `INSERT INTO task_timers (id, task_id, timer_id, state, due_at, status, do_action, task_version)
+       VALUES ${timers.map(() => "(?, ?, ?, 'pending_acceptance', ?, 'pending', '{}', 1)").join(',')}`,
+      timers.flat(),
     );
     sets.push(tasks);
   }
@@ -276,13 +298,12 @@ async function transition(conn: PoolConnection, t: BenchTask): Promise<void> {
     ]);
     const [pending] = await conn.query<RowDataPacket[]>("SELECT id FROM task_timers WHERE task_id = ? AND timer_id IN (?, ?) AND status = 'pending'", [
       t.id,
-      'progress-reminder',
-      'deadline-escalation',
+      ...REPLAY_TIMERS,
     ]);
     if (pending.length) {
       await conn.query(`UPDATE task_timers SET status = 'cancelled' WHERE id IN (${pending.map(() => '?').join(',')}) AND status = 'pending'`, pending.map((r) => r.id));
     }
-    const timers = ['progress-reminder', 'deadline-escalation'].map((timerId, i) => ({
+    const timers = REPLAY_TIMERS.map((timerId, i) => ({
       id: newId(),
       timerId,
       dueAt: new Date(now.getTime() + (i + 1) * 86400_000),
@@ -350,10 +371,7 @@ async function replay(pool: Pool, sets: BenchTask[][], connections: number, ms: 
   }
 }
 
-/**
- * The raw MariaDB transition ceiling at each connection count, on a scratch database of its own. Also used by the
- * HTTP phase when it runs without this phase.
- */
+/** The raw MariaDB transition ceiling at each connection count, on a scratch database of its own. */
 export async function mariadbTransitionCeiling(opts: { connections: number[]; seconds: number }): Promise<CeilingRun[]> {
   const ceiling = await openTransitionCeiling(Math.max(...opts.connections));
   try {
@@ -373,12 +391,15 @@ export interface TransitionCeiling {
   close(): Promise<void>;
 }
 
+/** The raw replay's scratch database (one per bench process). */
+export const TRANSITION_CEILING_DATABASE = `gridflow_bench_ceil_${process.pid}`;
+
 /**
- * Builds the raw replay's scratch database (migrated, seeded, its rows prepared for up to `maxConnections`
- * connections) and warms it; `measure` then replays on it. `close` drops it.
+ * Builds the raw replay's scratch database (migrated, seeded) and warms it; each `measure` then replays on fresh task
+ * rows of its own (prepared before its clock starts). `close` drops the database.
  */
 export async function openTransitionCeiling(maxConnections: number): Promise<TransitionCeiling> {
-  const database = `gridflow_bench_ceil_${process.pid}`;
+  const database = TRANSITION_CEILING_DATABASE;
   const url = await createScratchDatabase(database);
   const pool = createPool({ uri: url.replace(/^mariadb:/, 'mysql:'), connectionLimit: maxConnections, timezone: 'Z', supportBigNumbers: true, charset: 'utf8mb4_unicode_ci' });
   const close = async () => {
@@ -386,10 +407,14 @@ export async function openTransitionCeiling(maxConnections: number): Promise<Tra
     await dropDatabase(database);
   };
   try {
-    const sets = await prepareTasks(pool, maxConnections);
-    await replay(pool, sets, Math.min(8, maxConnections), 500); // warm the buffer pool and the connections
+    const warm = Math.min(8, maxConnections);
+    await replay(pool, await prepareTasks(pool, warm, TASKS_PER_CONNECTION), warm, 500); // the buffer pool and the connections
     return {
-      measure: (ms, connections = maxConnections) => replay(pool, sets, Math.min(connections, maxConnections), ms),
+      measure: async (ms, connections = maxConnections) => {
+        const n = Math.min(connections, maxConnections);
+        const sets = await prepareTasks(pool, n, Math.max(TASKS_PER_CONNECTION, Math.ceil(TASKS_PER_MEASURE / n)));
+        return replay(pool, sets, n, ms);
+      },
       close,
     };
   } catch (e) {

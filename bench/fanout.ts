@@ -52,20 +52,26 @@ function watchRelay(relay: OutboxRelay): RelayStep[] {
   return steps;
 }
 
-/** The relay's loop between `from` and `to` (performance.now()): its longest step, longest pause and failed passes. */
+/**
+ * The relay's loop between `from` and `to` (performance.now()): its longest step (one still running counts until
+ * now), its longest pause (the stretch before its first step and after its last included) and its failed steps.
+ */
 function relayFigures(steps: readonly RelayStep[], from: number, to: number, label: string): BenchFigure[] {
-  const within = steps.filter((s) => s.end >= from && s.start <= to);
-  const longest = within.reduce<RelayStep | null>((a, s) => (!a || s.end - s.start > a.end - a.start ? s : a), null);
+  const now = performance.now();
+  const endOf = (s: RelayStep) => (Number.isNaN(s.end) ? now : s.end);
+  const within = steps.filter((s) => endOf(s) >= from && s.start <= to);
+  const longest = within.reduce<RelayStep | null>((a, s) => (!a || endOf(s) - s.start > endOf(a) - a.start ? s : a), null);
+  const edges = [from, ...within.flatMap((s) => [s.start, endOf(s)]), to];
   let pause = 0;
-  for (let i = 1; i < within.length; i++) pause = Math.max(pause, within[i].start - within[i - 1].end);
+  for (let i = 0; i + 1 < edges.length; i += 2) pause = Math.max(pause, edges[i + 1] - edges[i]);
   const failed = within.filter((s) => s.error);
   const what = longest
-    ? `${longest.step}${longest.rows !== undefined ? `, ${longest.rows} rows` : ''}${longest.error ? `, failed: ${longest.error}` : ''}, from ${Math.round(longest.start - from)} ms`
+    ? `${longest.step}${longest.rows !== undefined ? `, ${longest.rows} rows` : ''}${longest.error ? `, failed: ${longest.error}` : ''}${Number.isNaN(longest.end) ? ', still running' : ''}, from ${Math.round(longest.start - from)} ms`
     : 'none ran';
   return [
-    { name: `${label}: the relay's longest step since the parent task was created (${what})`, value: longest ? Math.round(longest.end - longest.start) : NaN, unit: 'ms' },
+    { name: `${label}: the relay's longest step since the parent task was created (${what})`, value: longest ? Math.round(endOf(longest) - longest.start) : NaN, unit: 'ms' },
     { name: `${label}: the relay's longest pause between two steps (${within.length} steps)`, value: Math.round(pause), unit: 'ms' },
-    { name: `${label}: relay passes that failed${failed.length ? ` (first: ${failed[0].error})` : ''}`, value: failed.length, unit: 'passes' },
+    { name: `${label}: relay steps that failed${failed.length ? ` (first: ${failed[0].step}, ${failed[0].error})` : ''}`, value: failed.length, unit: 'steps' },
   ];
 }
 
@@ -154,8 +160,10 @@ export async function runFanout(opts: { quick: boolean }): Promise<BenchFigure[]
       [lastOutboxId],
     )) as { n: number; firstMs: string | number | null; lastMs: string | number | null }[];
     const ms = (v: string | number | null) => (v === null ? NaN : Math.round(Number(v)));
-    // the relay's loop until the last row went out (on this process's clock: the handoff's commit plus lastMs)
-    const lastSentAt = t0 + created + Math.max(0, ms(relay.lastMs) || 0);
+    // the relay's loop until the last row went out, on this process's clock: the handoff's response (a little after
+    // its commit, which lastMs counts from) plus lastMs; with nothing sent, until now
+    const lastMs = ms(relay.lastMs);
+    const lastSentAt = Number.isNaN(lastMs) ? performance.now() : t0 + created + Math.max(0, lastMs);
     return [
       { name: `fan-out ${n}: children exist (handoff response)`, value: Math.round(created), unit: 'ms' },
       { name: `fan-out ${n}: all children notified`, value: Math.round(created + (notified ?? NaN)), unit: 'ms' },

@@ -15,9 +15,9 @@
  * as transitions/s completed inside the measured windows (after a warm-up). The lifecycles take turns with the raw
  * MariaDB transition replay of phase 1 (`openTransitionCeiling`, 32 connections): after each window they pause — no
  * new request goes out, those in flight finish, the API and the worker go quiet — and the replay runs alone, then
- * the lifecycles go on. Each window's rate is divided by the replay right after it, and the ratio reported is the
- * median of those rounds: both sides of each ratio are measured within seconds of each other, so the ratio does not
- * swing with this VM's speed from minute to minute the way a ceiling measured minutes earlier made it swing.
+ * the lifecycles go on. The ratio is the windows' rate over the replays' mean rate, each round's ratio reported too:
+ * both sides are measured in turns over the same two minutes, so the ratio does not swing with this VM's speed from
+ * minute to minute the way a ceiling measured minutes earlier made it swing.
  *
  * Latency: an open-loop stream at a fixed arrival rate (500 requests/s): 70 % reads (GET /tasks?view=inbox as a
  * receiver, GET /tasks/:id of an in-progress task) and 30 % writes (report-progress on in-progress tasks, task
@@ -43,7 +43,6 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { SERVICE_NODE_FLAGS } from '@gridflow/common';
 import {
-  bestTransitionCeiling,
   cpuSeconds,
   createScratchDatabase,
   deleteRedisKeys,
@@ -51,6 +50,8 @@ import {
   machineBusySeconds,
   mariadbPids,
   openTransitionCeiling,
+  TRANSITION_CEILING_DATABASE,
+  phaseTransitionCeiling,
   processTree,
   freePort,
   redisPids,
@@ -340,6 +341,8 @@ interface Round {
   ratio: number;
   /** How long the pause before the replay waited for the requests in flight and for the API and worker to go quiet. */
   settleMs: number;
+  /** Whether they did go quiet (else the replay started after QUIET_MAX_WAIT_MS anyway). */
+  quiet: boolean;
 }
 
 /** After a window, the lifecycles resume this long before the next window starts counting. */
@@ -348,19 +351,23 @@ const RAMP_MS = 1_000;
 const QUIET_SERVICE_CORES = 0.05;
 const QUIET_MAX_WAIT_MS = 5_000;
 
-/** Waits (up to QUIET_MAX_WAIT_MS after the last request answered) until the API and the worker are idle. */
-async function quietServices(tally: Tally, cpuGroups: Record<string, number[]>): Promise<number> {
+/**
+ * Waits (up to QUIET_MAX_WAIT_MS after the last request answered) until the API and the worker are idle; returns how
+ * long it waited and whether they went quiet. (MariaDB's own background work after the window is not waited for.)
+ */
+async function quietServices(tally: Tally, cpuGroups: Record<string, number[]>): Promise<{ ms: number; quiet: boolean }> {
   const start = performance.now();
   const answered = start + 30_000;
   while ((tally.inFlight ?? 0) > 0 && performance.now() < answered) await sleep(10);
   const until = performance.now() + QUIET_MAX_WAIT_MS;
   const busy = () => [...cpuGroups.API, ...cpuGroups.worker].reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-  while (performance.now() < until) {
+  let quiet = false;
+  while (!quiet && performance.now() < until) {
     const before = busy();
     await sleep(250);
-    if ((busy() - before) / 0.25 < QUIET_SERVICE_CORES) break;
+    quiet = (busy() - before) / 0.25 < QUIET_SERVICE_CORES; // NaN (a process gone) is never quiet
   }
-  return performance.now() - start;
+  return { ms: performance.now() - start, quiet };
 }
 
 /**
@@ -410,10 +417,10 @@ async function runLifecycles(
       let open: () => void = () => undefined;
       tally.gate = new Promise<void>((resolve) => (open = resolve));
       try {
-        const settleMs = await quietServices(tally, opts.cpuGroups);
+        const settled = await quietServices(tally, opts.cpuGroups);
         const replay = await opts.ceiling.measure(opts.replayMs);
         const gridflowPerSec = tally.done.filter((d) => d.at >= from && d.at < to).length / ((to - from) / 1000);
-        rounds.push({ gridflowPerSec, ceilingPerSec: replay.txPerSec, ratio: gridflowPerSec / replay.txPerSec, settleMs });
+        rounds.push({ gridflowPerSec, ceilingPerSec: replay.txPerSec, ratio: gridflowPerSec / replay.txPerSec, settleMs: settled.ms, quiet: settled.quiet });
       } finally {
         tally.gate = null;
         open();
@@ -428,19 +435,16 @@ async function runLifecycles(
   const seconds = windows.reduce((sum, w) => sum + (w.to - w.from), 0) / 1000;
   const lat = done.map((d) => d.ms).sort((a, b) => a - b);
   for (const k of Object.keys(cpu)) cpu[k] /= seconds;
-  // an even count of rounds: the mean of the middle two
-  const median = (xs: number[]) => {
-    const v = [...xs].sort((a, b) => a - b);
-    const mid = v.length >> 1;
-    return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-  };
+  const transitionsPerSec = done.length / seconds;
+  // every replay runs equally long: their mean rate is the rate over all of them
+  const ceilingPerSec = rounds.reduce((sum, r) => sum + r.ceilingPerSec, 0) / rounds.length;
   return {
-    transitionsPerSec: done.length / seconds,
+    transitionsPerSec,
     lifecyclesPerSec: tally.lifecycles.filter(inWindows).length / seconds,
     rounds,
-    /** The median over the rounds of each window's rate ÷ the replay right after it. */
-    ratio: median(rounds.map((r) => r.ratio)),
-    ceilingPerSec: median(rounds.map((r) => r.ceilingPerSec)),
+    ceilingPerSec,
+    /** The windows' rate over the replays' mean rate. */
+    ratio: transitionsPerSec / ceilingPerSec,
     p50: quantile(lat, 0.5),
     p99: quantile(lat, 0.99),
     failures: tally.failures,
@@ -619,7 +623,7 @@ async function openLoop(
 export async function runHttp(opts: { quick: boolean }, previous: readonly BenchFigure[] = []): Promise<BenchFigure[]> {
   const figures: BenchFigure[] = [];
   // the ceilings phase's figure, when it ran: the ratio to it is reported beside the ratio measured in turns
-  const phaseCeiling = bestTransitionCeiling(previous);
+  const phaseCeiling = phaseTransitionCeiling(previous);
   let ceiling: TransitionCeiling | null = null;
 
   const redisUrl = BASE_ENV.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -638,7 +642,8 @@ export async function runHttp(opts: { quick: boolean }, previous: readonly Bench
         () => Promise.all(services.map(stopService)),
         () => deleteRedisKeys(redisUrl, prefix),
         () => dropDatabase(DATABASE),
-        async () => ceiling?.close(),
+        // also when interrupted while the replay's database was being built
+        async () => (ceiling ? ceiling.close() : dropDatabase(TRANSITION_CEILING_DATABASE)),
       ];
       for (const step of steps) await step().catch((e: Error) => console.error(`[bench] http cleanup: ${e.message}`));
     })());
@@ -699,6 +704,9 @@ export async function runHttp(opts: { quick: boolean }, previous: readonly Bench
       ceiling,
       cpuGroups,
     });
+    // the replay's pool and database are not needed by the latency run
+    await ceiling.close();
+    ceiling = null;
     if (t.failures.count) console.error(`[bench] http lifecycle failures: ${t.failures.summary()}; ${await connectionStates(DATABASE)}`);
     figures.push(
       {
@@ -711,7 +719,7 @@ export async function runHttp(opts: { quick: boolean }, previous: readonly Bench
         met: t.transitionsPerSec >= TARGET_TRANSITIONS,
       },
       {
-        name: 'HTTP transitions/s ÷ raw MariaDB transition ceiling (32 connections), median of the rounds, each window against the replay right after it',
+        name: 'HTTP transitions/s ÷ raw MariaDB transition replay (32 connections) measured in turns with the windows',
         value: Number(t.ratio.toFixed(3)),
         unit: 'ratio',
         target: TARGET_RATIO,
@@ -719,13 +727,17 @@ export async function runHttp(opts: { quick: boolean }, previous: readonly Bench
       },
       ...t.rounds.flatMap((r, i) => [
         { name: `HTTP round ${i + 1}: transitions/s, raw replay tx/s right after, ratio`, value: Math.round(r.gridflowPerSec), unit: 'transitions/s', ceiling: Math.round(r.ceilingPerSec), ratio: Number(r.ratio.toFixed(3)) },
-        { name: `HTTP round ${i + 1}: wait for the API and the worker to go quiet before the replay`, value: Math.round(r.settleMs), unit: 'ms' },
+        {
+          name: `HTTP round ${i + 1}: wait for the requests in flight and for the API and the worker to go quiet before the replay${r.quiet ? '' : ' (they did not go quiet)'}`,
+          value: Math.round(r.settleMs),
+          unit: 'ms',
+        },
       ]),
       ...(phaseCeiling === undefined
         ? []
         : [
             {
-              name: 'HTTP transitions/s ÷ the ceilings phase’s 32-connection figure (measured minutes earlier)',
+              name: 'HTTP transitions/s ÷ the ceilings phase’s 32-connection replay (measured minutes earlier)',
               value: Number((t.transitionsPerSec / phaseCeiling).toFixed(3)),
               unit: 'ratio',
               ceiling: Math.round(phaseCeiling),
