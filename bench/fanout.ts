@@ -5,7 +5,7 @@
  * MariaDB and Redis of the bench database. Also when the outbox relay sent the handoff's first and last outbox rows
  * (timers, notices, roll-up) to the queues, counted from the last of them written, just before the handoff committed
  * (both on MariaDB's clock). And what the relay's loop did meanwhile — its longest step, its longest pause, its failed
- * passes — from the parent task's creation until the last row went out: in some full runs the relay sent nothing for
+ * steps — from the parent task's creation until the last row went out: in some full runs the relay sent nothing for
  * about ten seconds, and these figures say whether a pass hung (and on what) or no pass ran.
  */
 import { NestFactory } from '@nestjs/core';
